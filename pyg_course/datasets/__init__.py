@@ -1,0 +1,21 @@
+"""Real graph data read from a local folder, and synthetic graphs that need no files."""
+
+from pyg_course.datasets.csbm import csbm
+from pyg_course.datasets.loading import (
+    DATASETS,
+    DatasetNotFoundError,
+    cache_root,
+    check_features,
+    load_dataset,
+    num_classes,
+)
+
+__all__ = [
+    "DATASETS",
+    "DatasetNotFoundError",
+    "cache_root",
+    "check_features",
+    "csbm",
+    "load_dataset",
+    "num_classes",
+]

@@ -1,0 +1,78 @@
+"""Input checks shared by the conv layers: clear errors instead of silently wrong numbers."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.typing import SparseTensor
+from torch_geometric.utils import is_torch_sparse_tensor
+
+
+def check_node_features(x: Tensor, in_channels: int, where: str) -> None:
+    """``x`` must be a 2-D floating tensor (dense or torch.sparse) with ``in_channels`` columns."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: node features must be a Tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"{where}: node features must have shape (num_nodes, {in_channels}), "
+                         f"got {tuple(x.shape)}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{where}: node features must be floating point, got {x.dtype}")
+    if in_channels > 0 and x.size(1) != in_channels:
+        raise ValueError(f"{where}: expected {in_channels} input channels, got node features of "
+                         f"shape {tuple(x.shape)}")
+
+
+def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str) -> None:
+    """``edge_index`` must be a ``(2, E)`` integer tensor with sources in ``[0, num_src)`` and
+    targets in ``[0, num_dst)``."""
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"{where}: edge_index must have shape (2, num_edges), "
+                         f"got {tuple(edge_index.shape)}")
+    if edge_index.dtype not in (torch.long, torch.int32):
+        raise TypeError(f"{where}: edge_index must be torch.long (or int32), "
+                        f"got {edge_index.dtype}")
+    if edge_index.numel() == 0:
+        return
+    lo, hi = edge_index.aminmax(dim=1)
+    lo, hi = lo.tolist(), hi.tolist()
+    if min(lo) < 0:
+        raise IndexError(f"{where}: edge_index contains a negative node index ({min(lo)})")
+    if hi[0] >= num_src:
+        raise IndexError(f"{where}: edge_index has source node {hi[0]} but there are only "
+                         f"{num_src} source nodes (valid indices 0..{num_src - 1})")
+    if hi[1] >= num_dst:
+        raise IndexError(f"{where}: edge_index has target node {hi[1]} but there are only "
+                         f"{num_dst} target nodes (valid indices 0..{num_dst - 1})")
+
+
+def check_edge_weight(edge_weight: Optional[Tensor], num_edges: int, where: str) -> None:
+    """``edge_weight`` must be ``None`` or a finite 1-D floating tensor of length ``num_edges``."""
+    if edge_weight is None:
+        return
+    if edge_weight.dim() != 1 or edge_weight.numel() != num_edges:
+        raise ValueError(f"{where}: edge_weight must have shape ({num_edges},) to match "
+                         f"edge_index, got {tuple(edge_weight.shape)}")
+    if not torch.is_floating_point(edge_weight):
+        raise TypeError(f"{where}: edge_weight must be floating point, got {edge_weight.dtype}")
+
+
+def adj_to_edge_index(adj, where: str) -> Tuple[Tensor, Optional[Tensor], Tuple[int, int]]:
+    """Split a transposed adjacency (``adj_t[dst, src]``, PyG's convention) given as a
+    ``torch_sparse.SparseTensor`` or a ``torch.sparse`` tensor into ``(edge_index, value, size)``
+    with ``edge_index[0]`` the sources and ``size = (num_src, num_dst)``."""
+    if isinstance(adj, SparseTensor):
+        dst, src, value = adj.coo()
+        num_dst, num_src = adj.sparse_sizes()
+    elif is_torch_sparse_tensor(adj):
+        coo = adj.to_sparse_coo().coalesce() if adj.layout != torch.sparse_coo else adj.coalesce()
+        (dst, src), value = coo.indices(), coo.values()
+        num_dst, num_src = adj.size(0), adj.size(1)
+        if value.dim() != 1:
+            raise ValueError(f"{where}: sparse adjacency must hold scalar values, got values "
+                             f"of shape {tuple(value.shape)}")
+    else:
+        raise TypeError(f"{where}: expected edge_index Tensor, SparseTensor or torch.sparse "
+                        f"tensor, got {type(adj).__name__}")
+    return torch.stack([src, dst]), value, (num_src, num_dst)

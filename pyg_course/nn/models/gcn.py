@@ -1,0 +1,106 @@
+"""A stack of :class:`~pyg_course.nn.GCNConv` layers, the model of Kipf & Welling (2017)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn.resolver import activation_resolver
+from torch_geometric.typing import Adj, OptTensor
+
+from pyg_course.nn.conv.gcn_conv import GCNConv
+
+
+def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Dropout on the stored values of a ``torch.sparse`` (COO or CSR) matrix.
+
+    Dense dropout on a bag-of-words matrix draws a random number for every entry, although
+    98.7% of Cora's are zero and stay zero; the original GCN code drops only the non-zeros.
+    The result has the same distribution as dense dropout (zeros stay zero, survivors are
+    scaled by ``1 / (1 - p)``) at the cost of the non-zeros alone.
+    """
+    if not training or p == 0.0:
+        return x
+    if x.layout == torch.sparse_csr:
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
+                                       F.dropout(x.values(), p, True), x.size())
+    x = x.coalesce()
+    return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.size(),
+                                   is_coalesced=True)
+
+
+class GCN(torch.nn.Module):
+    r"""The two-layer (or ``num_layers``-layer) GCN of `"Semi-supervised Classification with
+    Graph Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_:
+
+    .. math::
+        \mathbf{Z} = \hat{\mathbf{A}}_{\mathrm{sym}} \, \sigma\big(\hat{\mathbf{A}}_{\mathrm{sym}}
+        \, \mathrm{drop}(\mathbf{X}) \mathbf{W}^{(0)}\big) \mathbf{W}^{(1)},
+        \qquad \hat{\mathbf{A}}_{\mathrm{sym}} = \hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
+        \hat{\mathbf{D}}^{-1/2}
+
+    Same signature as :class:`torch_geometric.nn.models.GCN`, so one can replace the other.
+    As in the paper, dropout is applied to the input features as well as between layers
+    (PyG's ``BasicGNN`` skips the input; pass ``input_dropout=0.0`` for that behaviour).
+    A ``torch.sparse`` feature matrix is accepted, and then dropped out on its non-zeros only
+    (:func:`sparse_dropout`), which is what makes an epoch on Cora several times faster.
+
+    Args:
+        in_channels (int): input feature size.
+        hidden_channels (int): hidden size.
+        num_layers (int): number of :class:`GCNConv` layers.
+        out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
+        dropout (float): dropout probability between layers. (default: ``0.0``)
+        act (str or Callable): activation between layers. (default: ``"relu"``)
+        input_dropout (float, optional): dropout on the input; ``None`` uses ``dropout``.
+        **kwargs: passed to every :class:`GCNConv` (e.g. ``cached=True``).
+    """
+
+    supports_sparse_features = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: Optional[int] = None,
+        dropout: float = 0.0,
+        act: Union[str, Callable, None] = "relu",
+        input_dropout: Optional[float] = None,
+        **kwargs: Any,
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"GCN: num_layers must be at least 1 (got {num_layers})")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.out_channels = hidden_channels if out_channels is None else out_channels
+        self.dropout = dropout
+        self.input_dropout = dropout if input_dropout is None else input_dropout
+        self.act = activation_resolver(act) if act is not None else torch.nn.Identity()
+        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [self.out_channels]
+        self.convs = torch.nn.ModuleList(
+            GCNConv(sizes[i], sizes[i + 1], **kwargs) for i in range(num_layers)
+        )
+
+    def reset_parameters(self):
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+        if x.is_sparse or x.layout == torch.sparse_csr:
+            x = sparse_dropout(x, self.input_dropout, self.training)
+        else:
+            x = F.dropout(x, self.input_dropout, self.training)
+        for i, conv in enumerate(self.convs):
+            x = conv(x, edge_index, edge_weight)
+            if i < self.num_layers - 1:
+                x = F.dropout(self.act(x), self.dropout, self.training)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"num_layers={self.num_layers})")

@@ -1,0 +1,155 @@
+"""Multi-seed experiments: ``runs`` seeds, test accuracy at the best validation epoch reported
+as mean ± std (OGB's protocol), a JSON of the results, a CSV of every epoch, a PNG of the
+curves, and one checkpoint file that resumes an interrupted experiment where it stopped."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+from torch_geometric import seed_everything
+from torch_geometric.data import Data
+
+from pyg_course.train.checkpoint import load_checkpoint, save_atomic
+from pyg_course.train.loop import Trainer, TrainConfig, resolve_device
+
+# Settings that may differ between an interrupted run and its resumption.
+_RESUME_FREE = {"progress", "device", "num_workers", "eval_batch_size", "checkpoint_every"}
+
+
+def mean_std(values: List[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def run_experiment(
+    build_model: Callable[[], torch.nn.Module],
+    data: Data,
+    config: TrainConfig,
+    runs: int = 1,
+    seed: int = 0,
+    out: Optional[str | Path] = None,
+    resume: bool = False,
+    name: str = "experiment",
+    info: Optional[Dict[str, Any]] = None,
+    trainer_cls: type = Trainer,
+) -> Dict[str, Any]:
+    """Train ``runs`` models (seeds ``seed, seed+1, ...``) built by ``build_model`` and report
+    test accuracy at the best validation epoch as mean ± std.
+
+    With ``out``, writes ``out/checkpoint.pt`` (atomically, every epoch), ``out/results.json``,
+    ``out/history.csv``, ``out/curves.png`` and ``out/model.pt`` (best weights of the last run).
+    ``resume=True`` continues from ``out/checkpoint.pt``: finished runs are kept, the run in
+    progress continues from its last epoch with the same optimizer and RNG state, so the final
+    numbers equal those of an uninterrupted experiment.
+    """
+    out = Path(out) if out is not None else None
+    ckpt_path = out / "checkpoint.pt" if out is not None else None
+    cfg = {k: v for k, v in config.to_dict().items() if k not in _RESUME_FREE}
+    state = None
+    if resume:
+        if out is None:
+            raise ValueError("resume=True needs an output folder (--out) holding checkpoint.pt")
+        state = load_checkpoint(ckpt_path)
+        if state is None:
+            print(f"resume: no checkpoint in {out}, starting from scratch")
+        elif state["config"] != cfg or state["runs"] != runs or state["seed"] != seed:
+            raise ValueError(f"resume: the checkpoint in {out} was written with other settings "
+                             f"({state['config']}, runs={state['runs']}, seed={state['seed']}); "
+                             f"use the same arguments or another --out")
+    completed: List[Dict[str, Any]] = state["completed"] if state else []
+
+    for r in range(len(completed), runs):
+        seed_everything(seed + r)
+        model = build_model()
+        trainer = trainer_cls(model, data, config)
+        if state is not None and state.get("trainer") is not None and state["run"] == r:
+            trainer.load_state_dict(state["trainer"])
+
+        def save(trainer_state, r=r):
+            save_atomic({"run": r, "completed": completed, "trainer": trainer_state,
+                         "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
+
+        result = trainer.fit(checkpoint=save if out is not None else None,
+                             desc=f"{name} run {r + 1}/{runs}")
+        result["seed"] = seed + r
+        completed.append(result)
+        if out is not None:
+            torch.save(trainer.best_state, out / "model.pt")
+            save_atomic({"run": r + 1, "completed": completed, "trainer": None,
+                         "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
+        print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test {100 * result['test_acc']:.2f} "
+              f"at best val {100 * result['val_acc']:.2f} (epoch {result['best_epoch']})")
+
+    summary = {}
+    for key in ("test_acc", "val_acc", "train_acc"):
+        m, s = mean_std([r[key] for r in completed])
+        summary[f"{key}_mean"], summary[f"{key}_std"] = m, s
+    summary["epoch_time_mean"] = statistics.fmean(
+        h["time"] for r in completed for h in r["history"])
+    results = {
+        "name": name,
+        "runs": [{k: v for k, v in r.items() if k != "history"} for r in completed],
+        "summary": summary,
+        "config": config.to_dict(),
+        "seed": seed,
+        "info": info or {},
+        "machine": {"platform": platform.platform(), "torch": torch.__version__,
+                    "device": str(resolve_device(config.device)),
+                    "date": time.strftime("%Y-%m-%d %H:%M:%S")},
+    }
+    print(f"{name}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
+          f"{100 * summary['test_acc_std']:.2f} over {runs} run(s)")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2))
+        write_history(completed, out / "history.csv")
+        plot_curves(completed, out / "curves.png", title=name)
+    results["history"] = [r["history"] for r in completed]
+    return results
+
+
+def write_history(completed: List[Dict[str, Any]], path: Path) -> None:
+    rows = [{"run": i, **h} for i, r in enumerate(completed) for h in r["history"]]
+    if not rows:
+        return
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_curves(completed: List[Dict[str, Any]], path: Path, title: str = "") -> None:
+    """Training loss, validation loss and validation/test accuracy per epoch, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, r in enumerate(completed):
+        ep = [h["epoch"] for h in r["history"]]
+        lab = (lambda s: s) if i == 0 else (lambda s: None)  # noqa: E731 (legend once)
+        ax_loss.plot(ep, [h["loss"] for h in r["history"]], "C0", alpha=0.5, label=lab("train"))
+        ax_loss.plot(ep, [h["val_loss"] for h in r["history"]], "C1", alpha=0.5, label=lab("val"))
+        ax_acc.plot(ep, [100 * h["val_acc"] for h in r["history"]], "C1", alpha=0.5,
+                    label=lab("val"))
+        ax_acc.plot(ep, [100 * h["test_acc"] for h in r["history"]], "C2", alpha=0.5,
+                    label=lab("test"))
+        ax_acc.axvline(r["best_epoch"], color="grey", lw=0.5, alpha=0.5)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (grey: best val epoch)")
+    ax_loss.legend()
+    ax_acc.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

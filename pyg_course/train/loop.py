@@ -1,0 +1,268 @@
+"""The one training loop every ``scripts/train_*.py`` uses: full batch or neighbour-sampled
+mini-batches (PyG's ``NeighborLoader``), model selection on validation accuracy, optional early
+stopping, tqdm progress, and an atomic checkpoint every epoch that ``--resume`` continues from."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from pyg_course.datasets import check_features
+from pyg_course.train.checkpoint import rng_state, save_atomic, set_rng_state
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (the paper's GCN settings by default).
+
+    Args:
+        epochs: maximum number of epochs.
+        lr, weight_decay: Adam's learning rate and L2 penalty.
+        patience: stop when neither validation accuracy rose nor validation loss fell for this
+            many epochs (GAT's criterion); ``None`` trains all epochs.
+        mode: ``"full"`` (full-batch) or ``"minibatch"`` (``NeighborLoader``).
+        num_neighbors: neighbours sampled per layer in mini-batch mode (``-1``: all).
+        batch_size: seed nodes per mini-batch.
+        eval_batch_size: nodes per batch of layer-wise inference (models with ``inference``).
+        num_workers: ``NeighborLoader`` worker processes.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (CUDA when available).
+        progress: show a tqdm bar.
+        checkpoint_every: write the checkpoint every this many epochs (when a path is given).
+    """
+
+    epochs: int = 200
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    patience: Optional[int] = None
+    mode: str = "full"
+    num_neighbors: Sequence[int] = field(default_factory=lambda: [25, 10])
+    batch_size: int = 512
+    eval_batch_size: int = 4096
+    num_workers: int = 0
+    device: str = "auto"
+    progress: bool = True
+    checkpoint_every: int = 1
+
+    def __post_init__(self):
+        if self.mode not in ("full", "minibatch"):
+            raise ValueError(f"mode must be 'full' or 'minibatch', got {self.mode!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        self.num_neighbors = [int(n) for n in self.num_neighbors]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(spec: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA if available else CPU; a CUDA request without CUDA is an error."""
+    if str(spec) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {spec!r} requested but CUDA is not available")
+    return device
+
+
+def prepare_features(model: torch.nn.Module, data: Data, max_density: float = 0.1) -> Data:
+    """Store sparse bag-of-words features as a CSR matrix when ``model`` can use them
+    (``model.supports_sparse_features``), so that dropout and the first product touch only
+    the non-zeros. Returns a shallow copy; ``data`` is left as it is."""
+    check_features(data.x, "training data")
+    if not getattr(model, "supports_sparse_features", False) or data.x is None:
+        return data
+    if data.x.is_sparse or data.x.layout == torch.sparse_csr:
+        return data
+    density = float((data.x != 0).sum()) / max(data.x.numel(), 1)
+    if density > max_density:
+        return data
+    data = copy.copy(data)
+    data.x = data.x.to_sparse_csr()
+    return data
+
+
+def _accuracy(logits: Tensor, y: Tensor) -> float:
+    return float((logits.argmax(-1) == y).float().mean()) if y.numel() else float("nan")
+
+
+class Trainer:
+    """Trains ``model`` on the node-classification graph ``data`` (``x``, ``edge_index``, ``y``
+    and ``train_mask``/``val_mask``/``test_mask``).
+
+    ``model(x, edge_index)`` must return per-node logits. In mini-batch mode a model with
+    ``inference(loader, device)`` (layer-wise inference, e.g. GraphSAGE) is evaluated with it;
+    otherwise evaluation is one full-batch forward pass.
+    """
+
+    def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig,
+                 optimizer: Optional[torch.optim.Optimizer] = None,
+                 loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy):
+        for split in SPLITS:
+            if getattr(data, f"{split}_mask", None) is None:
+                raise ValueError(f"training data has no {split}_mask")
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer or torch.optim.Adam(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.data = prepare_features(model, data)
+        self.epoch = 0
+        self.history: List[Dict[str, float]] = []
+        self.best: Dict[str, float] = {"val_acc": -1.0, "val_loss": math.inf, "epoch": -1}
+        self.best_state: Optional[Dict[str, Tensor]] = None
+        self.bad_epochs = 0
+        self._min_val_loss = math.inf
+
+        if config.mode == "full":
+            self.data_device = self.data.to(self.device)
+        else:
+            from torch_geometric.loader import NeighborLoader
+
+            self.train_loader = NeighborLoader(
+                self.data, num_neighbors=config.num_neighbors, batch_size=config.batch_size,
+                input_nodes=self.data.train_mask, shuffle=True, num_workers=config.num_workers,
+                persistent_workers=config.num_workers > 0)
+            self.data_device = None
+            if hasattr(model, "inference"):
+                self.eval_loader = NeighborLoader(
+                    self.data, num_neighbors=[-1], batch_size=config.eval_batch_size,
+                    shuffle=False, num_workers=config.num_workers)
+
+    # ------------------------------------------------------------------ steps
+    def train_epoch(self) -> float:
+        """One epoch of training; returns the mean training loss."""
+        self.model.train()
+        if self.config.mode == "full":
+            d = self.data_device
+            self.optimizer.zero_grad()
+            out = self.model(d.x, d.edge_index)
+            loss = self.loss_fn(out[d.train_mask], d.y[d.train_mask])
+            loss.backward()
+            self.optimizer.step()
+            return float(loss)
+        total, count = 0.0, 0
+        for batch in self.train_loader:
+            batch = batch.to(self.device)
+            self.optimizer.zero_grad()
+            out = self.model(batch.x, batch.edge_index)[: batch.batch_size]
+            loss = self.loss_fn(out, batch.y[: batch.batch_size])
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss) * batch.batch_size
+            count += batch.batch_size
+        return total / max(count, 1)
+
+    @torch.no_grad()
+    def predict(self) -> Tensor:
+        """Logits for every node (evaluation mode)."""
+        self.model.eval()
+        if self.config.mode == "minibatch" and hasattr(self.model, "inference"):
+            return self.model.inference(self.eval_loader, self.device)
+        d = self.data_device if self.data_device is not None else self.data.to(self.device)
+        return self.model(d.x, d.edge_index)
+
+    @torch.no_grad()
+    def evaluate(self) -> Dict[str, float]:
+        """Loss and accuracy on the train, validation and test masks."""
+        logits = self.predict().float().cpu()
+        y = self.data.y.cpu()
+        metrics = {}
+        for split in SPLITS:
+            mask = getattr(self.data, f"{split}_mask").cpu()
+            metrics[f"{split}_acc"] = _accuracy(logits[mask], y[mask])
+            metrics[f"{split}_loss"] = float(self.loss_fn(logits[mask], y[mask]))
+        return metrics
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+            "best": self.best,
+            "best_state": self.best_state,
+            "bad_epochs": self.bad_epochs,
+            "min_val_loss": self._min_val_loss,
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history = state["history"]
+        self.best = state["best"]
+        self.best_state = state["best_state"]
+        self.bad_epochs = state["bad_epochs"]
+        self._min_val_loss = state["min_val_loss"]
+        set_rng_state(state["rng"])
+
+    # ------------------------------------------------------------------ loop
+    def _record(self, metrics: Dict[str, float]) -> bool:
+        """Update the best epoch and the early-stopping counter; True if training should stop."""
+        better = metrics["val_acc"] > self.best["val_acc"] or (
+            metrics["val_acc"] == self.best["val_acc"] and metrics["val_loss"] < self.best["val_loss"])
+        if better:
+            self.best = {"epoch": self.epoch, **metrics}
+            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        improved = better or metrics["val_loss"] < self._min_val_loss
+        self._min_val_loss = min(self._min_val_loss, metrics["val_loss"])
+        self.bad_epochs = 0 if improved else self.bad_epochs + 1
+        return self.config.patience is not None and self.bad_epochs >= self.config.patience
+
+    def fit(self, checkpoint: Optional[Callable[[Dict[str, Any]], None]] = None,
+            desc: str = "train") -> Dict[str, Any]:
+        """Train until ``config.epochs`` or early stopping.
+
+        Args:
+            checkpoint: called with :meth:`state_dict` every ``checkpoint_every`` epochs
+                (e.g. to :func:`~pyg_course.train.checkpoint.save_atomic` it).
+            desc: label of the progress bar.
+
+        Returns:
+            ``{"best_epoch", "val_acc", "test_acc", "train_acc", "epochs_run", "history"}``:
+            the accuracies are those of the epoch with the best validation accuracy.
+        """
+        cfg = self.config
+        bar = tqdm(total=cfg.epochs, initial=self.epoch, desc=desc, disable=not cfg.progress,
+                   leave=False, dynamic_ncols=True)
+        stop = self.bad_epochs >= cfg.patience if cfg.patience is not None else False
+        while self.epoch < cfg.epochs and not stop:
+            start = time.perf_counter()
+            loss = self.train_epoch()
+            metrics = self.evaluate()
+            metrics["loss"] = loss
+            metrics["time"] = time.perf_counter() - start
+            self.epoch += 1
+            metrics["epoch"] = self.epoch
+            self.history.append(metrics)
+            stop = self._record(metrics)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", val=f"{metrics['val_acc']:.3f}",
+                            test=f"{self.best['test_acc']:.3f}")
+            if checkpoint is not None and (self.epoch % cfg.checkpoint_every == 0 or stop
+                                           or self.epoch == cfg.epochs):
+                checkpoint(self.state_dict())
+        bar.close()
+        return {
+            "best_epoch": self.best["epoch"],
+            "val_acc": self.best["val_acc"],
+            "test_acc": self.best["test_acc"],
+            "train_acc": self.best["train_acc"],
+            "epochs_run": self.epoch,
+            "history": self.history,
+        }
+
