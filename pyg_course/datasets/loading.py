@@ -55,7 +55,8 @@ def _search_roots(root: Optional[str | os.PathLike]) -> list[Path]:
     return roots
 
 
-def _not_found(name: str, roots: list[Path], expected: str, cause: str = "") -> DatasetNotFoundError:
+def _not_found(name: str, roots: list[Path], expected: str,
+               cause: str = "") -> DatasetNotFoundError:
     searched = ", ".join(str(r / name / "raw") for r in roots)
     msg = (
         f"dataset {name!r}: {expected} not found in {searched}; put the files there, pass "

@@ -1,0 +1,105 @@
+import math
+
+import pytest
+import torch
+
+from pyg_course.datasets import csbm
+from pyg_course.nn.models import GCN
+from pyg_course.train import TrainConfig, Trainer, load_checkpoint, mean_std, run_experiment
+from pyg_course.train.checkpoint import save_atomic
+
+
+def _data():
+    return csbm(num_nodes=400, num_features=8, snr=0.8, homophily=0.7, num_val=100,
+                num_test=200, seed=1)
+
+
+def _build(data):
+    return lambda: GCN(data.num_features, 8, 2, 2, dropout=0.5, cached=True)
+
+
+def test_mean_std():
+    assert mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_std([0.5]) == (0.5, 0.0)
+    assert all(math.isnan(v) for v in mean_std([]))
+
+
+def test_seeded_runs_are_reproducible_and_seeds_differ():
+    data = _data()
+    cfg = TrainConfig(epochs=15, progress=False)
+    a = run_experiment(_build(data), data, cfg, runs=2, seed=5)
+    b = run_experiment(_build(data), data, cfg, runs=2, seed=5)
+    assert [r["test_acc"] for r in a["runs"]] == [r["test_acc"] for r in b["runs"]]
+    assert a["history"][0] != a["history"][1]  # run 2 uses another seed
+
+
+def test_selection_is_test_accuracy_at_best_validation_epoch():
+    data = _data()
+    res = run_experiment(_build(data), data, TrainConfig(epochs=25, progress=False), runs=1)
+    hist, run = res["history"][0], res["runs"][0]
+    best_val = max(h["val_acc"] for h in hist)
+    ties = [h for h in hist if h["val_acc"] == best_val]
+    chosen = min(ties, key=lambda h: h["val_loss"])
+    assert run["best_epoch"] == chosen["epoch"] and run["test_acc"] == chosen["test_acc"]
+
+
+def test_early_stopping_patience():
+    data = _data()
+    trainer = Trainer(_build(data)(), data, TrainConfig(epochs=500, lr=0.05, patience=5,
+                                                        progress=False))
+    result = trainer.fit()
+    assert result["epochs_run"] < 500 and trainer.bad_epochs == 5
+
+
+def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    data = _data()
+    cfg = TrainConfig(epochs=20, progress=False)
+    clean = run_experiment(_build(data), data, cfg, runs=2, seed=0, out=tmp_path / "clean")
+
+    calls = {"n": 0}
+    original = Trainer.train_epoch
+
+    def dying(self):
+        calls["n"] += 1
+        if calls["n"] == 20 + 8:  # inside epoch 8 of the second run
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "train_epoch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(_build(data), data, cfg, runs=2, seed=0, out=tmp_path / "killed")
+    ckpt = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert ckpt["run"] == 1 and ckpt["trainer"]["epoch"] == 7
+    monkeypatch.setattr(Trainer, "train_epoch", original)
+    resumed = run_experiment(_build(data), data, cfg, runs=2, seed=0, out=tmp_path / "killed",
+                             resume=True)
+    assert resumed["runs"] == clean["runs"]
+    strip = [[{k: v for k, v in h.items() if k != "time"} for h in run] for run in clean["history"]]
+    assert [[{k: v for k, v in h.items() if k != "time"} for h in run]
+            for run in resumed["history"]] == strip
+    final_clean = torch.load(tmp_path / "clean" / "model.pt")
+    final_resumed = torch.load(tmp_path / "killed" / "model.pt")
+    for k in final_clean:
+        assert torch.equal(final_clean[k], final_resumed[k])
+
+
+def test_save_atomic_keeps_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_atomic({"epoch": 1}, path)
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_atomic({"epoch": 2, "bad": Unpicklable()}, path)
+    assert load_checkpoint(path) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
+    assert load_checkpoint(tmp_path / "missing.pt") is None
+
+
+def test_nan_features_rejected_by_trainer():
+    data = _data()
+    data.x[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="NaN/inf"):
+        Trainer(_build(data)(), data, TrainConfig(progress=False))
