@@ -19,27 +19,12 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch_geometric.nn import GCNConv as PyGGCNConv
 
 from pyg_course.datasets import load_dataset, num_classes
 from pyg_course.nn.models import GCN
 from pyg_course.train import prepare_features, resolve_device
+from pyg_course.train.baselines import PyGGCN
 from pyg_course.train.cli import normalize_features
-
-
-class PyGExampleGCN(torch.nn.Module):
-    """The model of PyG's examples/gcn.py."""
-
-    def __init__(self, in_channels, hidden_channels, out_channels):
-        super().__init__()
-        self.conv1 = PyGGCNConv(in_channels, hidden_channels, cached=True)
-        self.conv2 = PyGGCNConv(hidden_channels, out_channels, cached=True)
-
-    def forward(self, x, edge_index):
-        x = F.dropout(x, p=0.5, training=self.training)
-        x = self.conv1(x, edge_index).relu()
-        x = F.dropout(x, p=0.5, training=self.training)
-        return self.conv2(x, edge_index)
 
 
 def epoch(model, optimizer, data):
@@ -86,7 +71,7 @@ def main(argv=None):
         c = num_classes(data)
         torch.manual_seed(0)
         ours = GCN(data.num_features, 16, 2, c, dropout=0.5, cached=True).to(device)
-        theirs = PyGExampleGCN(data.num_features, 16, c).to(device)
+        theirs = PyGGCN(data.num_features, 16, 2, c, dropout=0.5).to(device)
         ours_data = prepare_features(ours, data).to(device)
         theirs_data = data.to(device)
         # Interleave the two measurements so that machine load affects both alike.
