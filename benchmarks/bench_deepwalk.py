@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""DeepWalk on BlogCatalog: ours (pyg_course.nn.DeepWalk) vs the original recipe (uniform walks +
+gensim skip-gram with hierarchical softmax), same walks per node, in one run.
+
+    pip install gensim   # used by this benchmark only
+    PYG_COURSE_DATA=/path/to/data python benchmarks/bench_deepwalk.py --threads 2
+
+Prints the wall time to train (walks included) and micro/macro-F1 at a 50% training ratio
+(one-vs-rest logistic regression, top-k labels) for both, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="BlogCatalog")
+    p.add_argument("--walks-per-node", type=int, default=10)
+    p.add_argument("--walk-length", type=int, default=40, help="nodes per walk")
+    p.add_argument("--window-size", type=int, default=10)
+    p.add_argument("--emb-dim", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.01, help="ours (SparseAdam)")
+    p.add_argument("--batch-size", type=int, default=128, help="ours")
+    p.add_argument("--threads", type=int, default=2, help="torch threads = gensim workers")
+    p.add_argument("--repeats", type=int, default=5, help="random 50%% splits per model")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def gensim_deepwalk(edge_index, num_nodes, args):
+    """The original recipe: corpus of uniform walks, Word2Vec(sg=1, hs=1, negative=0)."""
+    from gensim.models import Word2Vec
+
+    from pyg_course.sampling import CSRGraph, random_walk
+
+    start = time.perf_counter()
+    graph = CSRGraph(edge_index, num_nodes)
+    starts = torch.arange(num_nodes).repeat(args.walks_per_node)
+    starts = starts[torch.randperm(len(starts))]
+    walks = random_walk(graph, starts, args.walk_length - 1)
+    corpus = [[str(v) for v in w] for w in walks.tolist()]
+    w2v = Word2Vec(corpus, vector_size=args.emb_dim, window=args.window_size, min_count=0,
+                   sg=1, hs=1, negative=0, workers=args.threads, epochs=1, seed=args.seed)
+    elapsed = time.perf_counter() - start
+    emb = torch.zeros(num_nodes, args.emb_dim)
+    for v in range(num_nodes):
+        if str(v) in w2v.wv.key_to_index:
+            emb[v] = torch.from_numpy(w2v.wv[str(v)].copy())
+    return emb, elapsed
+
+
+def ours_deepwalk(data, args):
+    from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
+
+    start = time.perf_counter()
+    model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
+                     window_size=args.window_size, walks_per_node=args.walks_per_node)
+    train_deepwalk(model, epochs=1, lr=args.lr, batch_size=args.batch_size)
+    return model.embedding(), time.perf_counter() - start
+
+
+def main(argv=None):
+    args = parse(argv)
+    try:
+        import gensim  # noqa: F401
+    except ImportError:
+        sys.exit("bench_deepwalk.py needs gensim for the reference recipe: pip install gensim")
+    from pyg_course.datasets import load_dataset
+    from pyg_course.metrics import multilabel_f1
+
+    torch.set_num_threads(args.threads)
+    data = load_dataset(args.dataset)
+    print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; "
+          f"{args.walks_per_node} walks/node of {args.walk_length} nodes, window "
+          f"{args.window_size}, dim {args.emb_dim}, {args.threads} threads/workers")
+    rows = []
+    for name, run in [("gensim (uniform walks + skip-gram HS)",
+                       lambda: gensim_deepwalk(data.edge_index, data.num_nodes, args)),
+                      ("pyg_course DeepWalk", lambda: ours_deepwalk(data, args))]:
+        torch.manual_seed(args.seed)
+        emb, elapsed = run()
+        f1 = multilabel_f1(emb, data.y, 0.5, repeats=args.repeats, seed=args.seed)
+        rows.append((name, elapsed, f1))
+        print(f"{name:40s} train {elapsed:7.1f} s   micro-F1 {f1['micro']:.4f} ± "
+              f"{f1['micro_std']:.4f}   macro-F1 {f1['macro']:.4f} ± {f1['macro_std']:.4f}",
+              flush=True)
+    (_, t_ref, f_ref), (_, t_ours, f_ours) = rows
+    print(f"speed-up (gensim time / ours): {t_ref / t_ours:.2f}x;  micro-F1 ours - gensim: "
+          f"{f_ours['micro'] - f_ref['micro']:+.4f};  macro-F1 ours - gensim: "
+          f"{f_ours['macro'] - f_ref['macro']:+.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+r"""Evaluating node embeddings without touching them: linear probes.
+
+* :func:`linear_probe`: single-label node classification. A logistic regression is fitted on
+  the training nodes' embeddings (optionally choosing the inverse regularisation ``C`` on the
+  validation nodes) and scored on the test nodes, the protocol of DGI, GraphSAGE
+  (unsupervised) and the Planetoid comparisons of DeepWalk.
+* :func:`multilabel_f1`: the multi-label protocol of DeepWalk (Perozzi et al., 2014) and
+  node2vec (BlogCatalog, PPI, Flickr): one-vs-rest logistic regression on a random
+  ``train_ratio`` of the nodes; every test node is given its ``k`` highest-scoring labels,
+  ``k`` being its true number of labels; micro- and macro-F1, averaged over random splits.
+
+Both are deterministic given their ``seed``.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+from torch import Tensor
+
+ArrayLike = Union[Tensor, np.ndarray]
+
+
+def _numpy(x: ArrayLike, name: str, where: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError(f"{where}: {name} contains NaN/inf values")
+    return x
+
+
+def _mask(mask: ArrayLike, n: int, name: str, where: str) -> np.ndarray:
+    """Boolean mask of length ``n`` from a bool mask or an index tensor."""
+    m = _numpy(mask, name, where)
+    if m.dtype == bool:
+        if m.shape != (n,):
+            raise ValueError(f"{where}: {name} must have shape ({n},), got {m.shape}")
+        return m
+    if m.ndim != 1 or m.dtype.kind not in "iu":
+        raise TypeError(f"{where}: {name} must be a boolean mask or a 1-D index tensor")
+    out = np.zeros(n, dtype=bool)
+    out[m] = True
+    return out
+
+
+def _standardize(x: np.ndarray, fit_rows: np.ndarray) -> np.ndarray:
+    mean = x[fit_rows].mean(0)
+    std = x[fit_rows].std(0)
+    return (x - mean) / np.where(std > 0, std, 1.0)
+
+
+def linear_probe(embeddings: ArrayLike, y: ArrayLike, train_mask: ArrayLike,
+                 test_mask: ArrayLike, val_mask: Optional[ArrayLike] = None, C: float = 1.0,
+                 Cs: Sequence[float] = (0.01, 0.1, 1.0, 10.0, 100.0), standardize: bool = True,
+                 max_iter: int = 2000, seed: int = 0,
+                 return_details: bool = False) -> Union[float, Dict[str, float]]:
+    r"""Test accuracy (a fraction in ``[0, 1]``) of a logistic regression on frozen embeddings.
+
+    Args:
+        embeddings (Tensor or ndarray): ``(N, D)`` node embeddings (detached inside).
+        y (Tensor or ndarray): ``(N,)`` integer labels.
+        train_mask, test_mask: boolean masks of length ``N`` or index tensors.
+        val_mask (optional): if given, ``C`` is chosen from ``Cs`` by validation accuracy
+            (ties go to the smaller ``C``); otherwise ``C`` is used as is.
+        C (float): inverse L2 strength when there is no ``val_mask``. (default: ``1.0``)
+        Cs (sequence of float): candidates for ``C`` with a ``val_mask``.
+        standardize (bool): scale every dimension to zero mean and unit variance on the
+            training nodes first. (default: ``True``)
+        max_iter (int): L-BFGS iterations. (default: ``2000``)
+        seed (int): random state of the solver.
+        return_details (bool): return ``{"test": .., "val": .., "train": .., "C": ..}``
+            instead of the test accuracy alone.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    where = "linear_probe"
+    x = _numpy(embeddings, "embeddings", where)
+    if x.ndim != 2:
+        raise ValueError(f"{where}: embeddings must have shape (N, D), got {x.shape}")
+    x = x.astype(np.float64)
+    n = x.shape[0]
+    y = _numpy(y, "y", where)
+    if y.shape != (n,) or y.dtype.kind not in "iu":
+        raise ValueError(f"{where}: y must be {n} integer labels, got shape {y.shape} "
+                         f"({y.dtype}); use multilabel_f1 for multi-label targets")
+    train = _mask(train_mask, n, "train_mask", where)
+    test = _mask(test_mask, n, "test_mask", where)
+    val = None if val_mask is None else _mask(val_mask, n, "val_mask", where)
+    if not train.any() or not test.any():
+        raise ValueError(f"{where}: train_mask and test_mask must select at least one node")
+    if len(np.unique(y[train])) < 2:
+        raise ValueError(f"{where}: the training nodes hold a single class; cannot fit")
+    if standardize:
+        x = _standardize(x, train)
+
+    def fit(c):
+        clf = LogisticRegression(C=c, max_iter=max_iter, random_state=seed)
+        return clf.fit(x[train], y[train])
+
+    if val is not None and val.any():
+        best = None
+        for c in Cs:
+            clf = fit(c)
+            acc = float((clf.predict(x[val]) == y[val]).mean())
+            if best is None or acc > best[0]:
+                best = (acc, c, clf)
+        val_acc, C, clf = best
+    else:
+        clf = fit(C)
+        val_acc = float("nan")
+    test_acc = float((clf.predict(x[test]) == y[test]).mean())
+    if not return_details:
+        return test_acc
+    return {"test": test_acc, "val": val_acc,
+            "train": float((clf.predict(x[train]) == y[train]).mean()), "C": float(C)}
+
+
+def top_k_predictions(scores: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """0/1 matrix with ones at the ``k[i]`` highest scores of every row ``i`` (ties by index)."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(k), 0), 1)
+    return (ranks < np.asarray(k)[:, None]).astype(np.int64)
+
+
+def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
+                  train_ratio: Union[float, Sequence[float]], repeats: int = 10, seed: int = 0,
+                  C: float = 1.0, n_jobs: Optional[int] = None) -> Dict:
+    r"""Micro- and macro-F1 of the DeepWalk multi-label protocol, averaged over random splits.
+
+    For each of ``repeats`` random splits (a fraction ``train_ratio`` of the nodes for
+    training), a one-vs-rest L2 logistic regression (liblinear, as in the original scoring
+    script) is fitted per label; each test node is predicted its ``k`` best-scoring labels,
+    where ``k`` is its true label count.
+
+    Args:
+        embeddings (Tensor or ndarray): ``(N, D)``.
+        Y (Tensor or ndarray): ``(N, L)`` 0/1 label matrix.
+        train_ratio (float or sequence of float): in ``(0, 1)``; a sequence evaluates each.
+        repeats (int): number of random splits. (default: ``10``)
+        seed (int): seed of the splits (and of the solver).
+        C (float): inverse L2 strength. (default: ``1.0``)
+        n_jobs (int, optional): parallel jobs for the one-vs-rest fits.
+
+    Returns:
+        For one ratio: ``{"micro": mean, "macro": mean, "micro_std": .., "macro_std": ..,
+        "train_ratio": r, "repeats": n}``; for a sequence, a list of such dicts.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.multiclass import OneVsRestClassifier
+
+    where = "multilabel_f1"
+    if not isinstance(train_ratio, (int, float)):
+        return [multilabel_f1(embeddings, Y, r, repeats, seed, C, n_jobs) for r in train_ratio]
+    if not 0.0 < float(train_ratio) < 1.0:
+        raise ValueError(f"{where}: train_ratio must be in (0, 1), got {train_ratio}")
+    if int(repeats) < 1:
+        raise ValueError(f"{where}: repeats must be >= 1, got {repeats}")
+    x = _numpy(embeddings, "embeddings", where).astype(np.float64)
+    Y = _numpy(Y, "Y", where)
+    if x.ndim != 2 or Y.ndim != 2 or Y.shape[0] != x.shape[0]:
+        raise ValueError(f"{where}: need embeddings (N, D) and Y (N, L), got {x.shape} "
+                         f"and {Y.shape}")
+    if not np.isin(Y, (0, 1)).all():
+        raise ValueError(f"{where}: Y must be a 0/1 label matrix")
+    Y = Y.astype(np.int64)
+    n = x.shape[0]
+    n_train = int(round(float(train_ratio) * n))
+    if not 0 < n_train < n:
+        raise ValueError(f"{where}: train_ratio={train_ratio} leaves an empty split of {n} nodes")
+    rng = np.random.RandomState(seed)
+    micro, macro = [], []
+    for _ in range(int(repeats)):
+        perm = rng.permutation(n)
+        tr, te = perm[:n_train], perm[n_train:]
+        clf = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear",
+                                                     random_state=seed), n_jobs=n_jobs)
+        clf.fit(x[tr], Y[tr])
+        pred = top_k_predictions(clf.predict_proba(x[te]), Y[te].sum(1))
+        micro.append(f1_score(Y[te], pred, average="micro", zero_division=0))
+        macro.append(f1_score(Y[te], pred, average="macro", zero_division=0))
+    return {"micro": float(np.mean(micro)), "macro": float(np.mean(macro)),
+            "micro_std": float(np.std(micro)), "macro_std": float(np.std(macro)),
+            "train_ratio": float(train_ratio), "repeats": int(repeats)}
+
+
+def evaluate_node_embeddings(embeddings: ArrayLike, data, label: str = "y",
+                             train_ratios: Sequence[float] = (0.1, 0.5, 0.9), repeats: int = 10,
+                             seed: int = 0) -> Dict:
+    r"""Evaluate embeddings of the nodes of a PyG ``Data`` with the protocol that fits it.
+
+    * multi-label ``data[label]`` of shape ``(N, L)``: :func:`multilabel_f1` at every ratio of
+      ``train_ratios``; returns ``{"protocol": "multilabel", "results": [...]}``.
+    * single-label with ``train_mask``/``test_mask`` (e.g. the Planetoid public split):
+      :func:`linear_probe`, ``C`` chosen on ``val_mask``;
+    * single-label without masks (e.g. KarateClub's ``faction``): :func:`linear_probe` on a
+      seeded, stratified half/half split; both return ``{"protocol": "probe", "accuracy": ..}``.
+    """
+    y = data[label]
+    if y.dim() == 2:
+        return {"protocol": "multilabel",
+                "results": multilabel_f1(embeddings, y, list(train_ratios), repeats, seed)}
+    if getattr(data, "train_mask", None) is not None and label == "y":
+        out = linear_probe(embeddings, y, data.train_mask, data.test_mask,
+                           val_mask=getattr(data, "val_mask", None), seed=seed,
+                           return_details=True)
+        split = "public"
+    else:
+        rng = np.random.RandomState(seed)
+        y_np = _numpy(y, label, "evaluate_node_embeddings")
+        train = np.zeros(len(y_np), dtype=bool)
+        for cls in np.unique(y_np):
+            idx = rng.permutation(np.flatnonzero(y_np == cls))
+            train[idx[: max(1, len(idx) // 2)]] = True
+        out = linear_probe(embeddings, y, train, ~train, seed=seed, return_details=True)
+        split = "stratified half/half"
+    return {"protocol": "probe", "label": label, "split": split, "accuracy": out["test"],
+            "val_accuracy": out["val"], "C": out["C"]}

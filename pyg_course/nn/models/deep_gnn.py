@@ -1,0 +1,263 @@
+r"""Deep GCNs with the known remedies for over-smoothing as switches."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn import GCN2Conv, JumpingKnowledge, PairNorm
+from torch_geometric.typing import Adj, SparseTensor
+from torch_geometric.utils import dropout_edge, is_torch_sparse_tensor
+
+from pyg_course.nn.conv.checks import adj_to_edge_index, check_edge_index
+from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
+from pyg_course.nn.models.gcn import sparse_dropout
+
+#: The remedies compared by ``scripts/oversmoothing.py``: name -> :class:`DeepGNN` switches.
+REMEDIES: Dict[str, Dict[str, Any]] = {
+    "plain": {},
+    "residual": {"residual": True},
+    "pairnorm": {"pairnorm": True},
+    "dropedge": {"dropedge": 0.3},
+    "jk": {"jk": "cat"},
+    "gcnii": {"gcnii": True, "alpha": 0.1, "theta": 0.5},
+}
+
+
+class DeepGNN(torch.nn.Module):
+    r"""A GCN whose depth is a parameter, with the remedies for over-smoothing as switches.
+
+    The plain model is ``num_layers`` :class:`~pyg_course.nn.GCNConv` layers
+    (in :math:`\to` hidden :math:`\to \dots \to` hidden :math:`\to` out) with ReLU and dropout
+    in between, :math:`\mathbf{H}^{(\ell+1)} = \sigma(\hat{\mathbf{A}}_{\mathrm{sym}}
+    \mathbf{H}^{(\ell)} \mathbf{W}^{(\ell)})`: repeated propagation by
+    :math:`\hat{\mathbf{A}}_{\mathrm{sym}}` drives every column towards the dominant eigenvector
+    :math:`\propto \sqrt{1 + d_i}`, so rows become indistinguishable (over-smoothing). Remedies:
+
+    * ``residual=True`` (ResGCN, Li et al. 2019): :math:`\mathbf{H}^{(\ell+1)} =
+      \sigma(\hat{\mathbf{A}}_{\mathrm{sym}} \mathbf{H}^{(\ell)} \mathbf{W}^{(\ell)}) +
+      \mathbf{H}^{(\ell)}` on every hidden-to-hidden layer.
+    * ``gcnii=True`` (Chen et al., ICML 2020): a linear map in :math:`\to` hidden,
+      ``num_layers`` PyG :class:`~torch_geometric.nn.conv.GCN2Conv` layers with initial residual
+      and identity mapping,
+      :math:`\mathbf{H}^{(\ell+1)} = \sigma\big(((1-\alpha)\hat{\mathbf{A}}_{\mathrm{sym}}
+      \mathbf{H}^{(\ell)} + \alpha \mathbf{H}^{(0)})((1-\beta_\ell)\mathbf{I} + \beta_\ell
+      \mathbf{W}^{(\ell)})\big)`, :math:`\beta_\ell = \log(\theta / \ell + 1)`, and a linear
+      map hidden :math:`\to` out.
+    * ``pairnorm=True`` (Zhao & Akoglu, ICLR 2020): PyG's
+      :class:`~torch_geometric.nn.norm.PairNorm` after every hidden convolution (centre the
+      rows, rescale to a constant total pairwise distance).
+    * ``dropedge=p`` (Rong et al., ICLR 2020): PyG's :func:`~torch_geometric.utils.dropout_edge`
+      removes each undirected edge with probability ``p`` once per training forward pass; the
+      adjacency is re-normalised after dropping.
+    * ``jk='cat'|'max'|'lstm'`` (Xu et al., ICML 2018): all ``num_layers`` convolutions are
+      hidden-to-hidden, PyG's :class:`~torch_geometric.nn.models.JumpingKnowledge` combines
+      their outputs, a linear map gives the classes.
+
+    :attr:`last_hidden` holds, after every forward pass, the representation the output layer
+    reads: the input of the last ``GCNConv`` (plain / residual / PairNorm / DropEdge), the JK
+    combination, or the output of the last ``GCN2Conv``. Over-smoothing is measured on it.
+
+    The normalised adjacency :math:`\hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
+    \hat{\mathbf{D}}^{-1/2}` is computed once per forward pass (after DropEdge) and shared by
+    every layer as one sparse matrix.
+
+    Args:
+        in_channels (int): input feature size.
+        hidden_channels (int): hidden size.
+        num_layers (int): number of graph convolutions (2 to 64 are tested).
+        out_channels (int): number of classes.
+        dropout (float): dropout before every convolution and linear map. (default: ``0.5``)
+        residual (bool): residual connections. (default: ``False``)
+        gcnii (bool): the GCNII architecture. (default: ``False``)
+        alpha (float): GCNII's initial-residual weight :math:`\alpha`. (default: ``0.1``)
+        theta (float): GCNII's :math:`\theta` (:math:`\lambda` in the paper). (default: ``0.5``)
+        pairnorm (bool): PairNorm after every hidden convolution. (default: ``False``)
+        pairnorm_scale (float): PairNorm's scale :math:`s`. (default: ``1.0``)
+        dropedge (float): DropEdge probability. (default: ``0.0``)
+        jk (str, optional): jumping-knowledge mode ``'cat'``, ``'max'`` or ``'lstm'``.
+        cached (bool): keep the normalised adjacency between calls (transductive training
+            without DropEdge only). (default: ``False``)
+
+    A ``torch.sparse`` feature matrix (bag-of-words) is accepted: the input dropout and the first
+    product then touch only its non-zeros, as in :class:`~pyg_course.nn.models.GCN`.
+    """
+
+    supports_sparse_features = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: int,
+        dropout: float = 0.5,
+        residual: bool = False,
+        gcnii: bool = False,
+        alpha: float = 0.1,
+        theta: float = 0.5,
+        pairnorm: bool = False,
+        pairnorm_scale: float = 1.0,
+        dropedge: float = 0.0,
+        jk: Optional[str] = None,
+        cached: bool = False,
+    ):
+        super().__init__()
+        if num_layers < 2 and not (gcnii or jk):
+            raise ValueError(f"DeepGNN: num_layers must be at least 2 (got {num_layers})")
+        if num_layers < 1:
+            raise ValueError(f"DeepGNN: num_layers must be at least 1 (got {num_layers})")
+        if not 0.0 <= dropedge < 1.0:
+            raise ValueError(f"DeepGNN: dropedge must lie in [0, 1), got {dropedge}")
+        if gcnii and (residual or jk):
+            raise ValueError("DeepGNN: gcnii has its own (initial) residual; it cannot be "
+                             "combined with residual or jk")
+        if jk is not None and jk not in ("cat", "max", "lstm"):
+            raise ValueError(f"DeepGNN: jk must be 'cat', 'max' or 'lstm', got {jk!r}")
+        if cached and dropedge > 0:
+            raise ValueError("DeepGNN: cached=True cannot be used with DropEdge (the graph "
+                             "changes every forward pass)")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.out_channels = out_channels
+        self.dropout = dropout
+        self.residual = residual
+        self.gcnii = gcnii
+        self.alpha = alpha
+        self.theta = theta
+        self.pairnorm = pairnorm
+        self.dropedge = dropedge
+        self.jk_mode = jk
+        self.cached = cached
+        self._cached_adj: Optional[SparseTensor] = None
+        self.last_hidden: Optional[Tensor] = None
+
+        conv_kw = dict(add_self_loops=False, normalize=False)
+        self.lin_in = self.lin_out = self.jk = None
+        if gcnii:
+            self.lin_in = torch.nn.Linear(in_channels, hidden_channels)
+            self.convs = torch.nn.ModuleList(
+                GCN2Conv(hidden_channels, alpha, theta, layer + 1, shared_weights=True, **conv_kw)
+                for layer in range(num_layers))
+            self.lin_out = torch.nn.Linear(hidden_channels, out_channels)
+        elif jk is not None:
+            sizes = [in_channels] + [hidden_channels] * num_layers
+            self.convs = torch.nn.ModuleList(
+                GCNConv(sizes[i], sizes[i + 1], **conv_kw) for i in range(num_layers))
+            self.jk = JumpingKnowledge(jk, hidden_channels, num_layers)
+            width = hidden_channels * num_layers if jk == "cat" else hidden_channels
+            self.lin_out = torch.nn.Linear(width, out_channels)
+        else:
+            sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+            self.convs = torch.nn.ModuleList(
+                GCNConv(sizes[i], sizes[i + 1], **conv_kw) for i in range(num_layers))
+        num_norms = num_layers if (gcnii or jk) else num_layers - 1
+        self.norms = torch.nn.ModuleList(
+            PairNorm(scale=pairnorm_scale) if pairnorm else torch.nn.Identity()
+            for _ in range(num_norms))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for module in (self.lin_in, self.lin_out, self.jk, *self.convs):
+            if module is not None:
+                module.reset_parameters()
+        self._cached_adj = None
+
+    def param_groups(self, conv_weight_decay: float, dense_weight_decay: float
+                     ) -> List[Dict[str, Any]]:
+        """Optimizer parameter groups with GCNII's two weight decays: one for the convolutions,
+        one for the dense input/output maps (and JK)."""
+        dense = [p for m in (self.lin_in, self.lin_out, self.jk) if m is not None
+                 for p in m.parameters()]
+        return [dict(params=list(self.convs.parameters()), weight_decay=conv_weight_decay),
+                dict(params=dense, weight_decay=dense_weight_decay)]
+
+    def _adjacency(self, edge_index: Adj, num_nodes: int, dtype: torch.dtype) -> SparseTensor:
+        if self._cached_adj is not None and not (self.training and self.dropedge > 0):
+            return self._cached_adj
+        if isinstance(edge_index, Tensor) and not is_torch_sparse_tensor(edge_index):
+            check_edge_index(edge_index, num_nodes, num_nodes, "DeepGNN")
+            edge_weight = None
+        else:
+            edge_index, edge_weight, size = adj_to_edge_index(edge_index, "DeepGNN")
+            if size != (num_nodes, num_nodes):
+                raise ValueError(f"DeepGNN: sparse adjacency of size {size[::-1]} does not "
+                                 f"match {num_nodes} nodes")
+        if self.training and self.dropedge > 0:
+            edge_index, kept = dropout_edge(edge_index, p=self.dropedge, force_undirected=True)
+            if edge_weight is not None:
+                # With force_undirected, ``kept`` indexes the original edge of both directions.
+                edge_weight = edge_weight[kept]
+        ei, ew = gcn_norm(edge_index, edge_weight, num_nodes, dtype=dtype)
+        adj_t = SparseTensor(row=ei[1], col=ei[0], value=ew.to(dtype),
+                             sparse_sizes=(num_nodes, num_nodes))
+        if self.cached:
+            self._cached_adj = adj_t
+        return adj_t
+
+    def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
+        adj_t = self._adjacency(edge_index, x.size(0), x.dtype)
+        drop = lambda h: F.dropout(h, self.dropout, self.training)  # noqa: E731
+        sparse_x = x.is_sparse or x.layout == torch.sparse_csr
+        if sparse_x:
+            x = sparse_dropout(x, self.dropout, self.training)
+
+        if self.gcnii:
+            if sparse_x:
+                h = torch.sparse.mm(x, self.lin_in.weight.t()) + self.lin_in.bias
+            else:
+                h = self.lin_in(drop(x))
+            h = h0 = F.relu(h)
+            for conv, norm in zip(self.convs, self.norms):
+                h = F.relu(norm(conv(drop(h), h0, adj_t)))
+            self.last_hidden = h
+            return self.lin_out(drop(h))
+
+        hs = []
+        h = x
+        last = len(self.convs) - 1
+        for i, conv in enumerate(self.convs):
+            h_in = h if (i == 0 and sparse_x) else drop(h)
+            if i == last and self.jk is None:
+                self.last_hidden = h
+                return self._propagate(conv, h_in, adj_t)
+            out = F.relu(self.norms[i](self._propagate(conv, h_in, adj_t)))
+            h = out + h if (self.residual and i > 0) else out
+            hs.append(h)
+        h = self.jk(hs)
+        self.last_hidden = h
+        return self.lin_out(drop(h))
+
+    @staticmethod
+    def _propagate(conv: GCNConv, h: Tensor, adj_t: SparseTensor) -> Tensor:
+        # The adjacency is normalised once per forward pass, so each layer runs only its own
+        # transform, fused sparse aggregation and bias (GCNConv.forward would re-check and
+        # re-convert the same matrix in every one of up to 64 layers).
+        return conv.propagate(adj_t, x=conv._project(h), edge_weight=None)
+
+    @torch.no_grad()
+    def embed(self, x: Tensor, edge_index: Adj) -> Tensor:
+        """:attr:`last_hidden` of an evaluation-mode forward pass (restores the mode)."""
+        was_training = self.training
+        self.eval()
+        self(x, edge_index)
+        self.train(was_training)
+        return self.last_hidden
+
+    def __repr__(self) -> str:
+        opts = [f"num_layers={self.num_layers}"]
+        if self.gcnii:
+            opts.append(f"gcnii(alpha={self.alpha}, theta={self.theta})")
+        if self.residual:
+            opts.append("residual")
+        if self.pairnorm:
+            opts.append("pairnorm")
+        if self.dropedge:
+            opts.append(f"dropedge={self.dropedge}")
+        if self.jk_mode:
+            opts.append(f"jk={self.jk_mode!r}")
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"{', '.join(opts)})")

@@ -1,0 +1,405 @@
+r"""DeepWalk (Perozzi et al., 2014) with the API of :class:`dgl.nn.DeepWalk`, on PyG graphs."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from pyg_course.sampling.random_walk import CSRGraph, random_walk
+
+
+class DeepWalk(nn.Module):
+    r"""DeepWalk from `"DeepWalk: Online Learning of Social Representations"
+    <https://arxiv.org/abs/1403.6652>`_: node embeddings learnt by skip-gram with negative
+    sampling on uniform random walks. A drop-in for :class:`dgl.nn.DeepWalk` (same constructor,
+    ``sample``, ``forward``, ``node_embed`` and ``reset_parameters``), built from a PyG
+    :class:`~torch_geometric.data.Data` or an ``edge_index``.
+
+    For a batch of walks :math:`w^{(1)}, \dots, w^{(B)}` of length :math:`L`, let
+    :math:`P = \{(b, i, j) : 0 < |i - j| \le s\}` be the positions within ``window_size``
+    :math:`s`, :math:`n_i = |\{j : 0 < |i - j| \le s\}|`, :math:`\mathbf{u}_v` the node
+    embedding (``node_embed``) and :math:`\mathbf{c}_v` the context embedding of node :math:`v`.
+    With :math:`\ell(x) = -\log \sigma(\mathrm{clamp}(x, -6, 6))`, :math:`K` =
+    ``negative_size`` and :math:`\lambda` = ``neg_weight``, the loss is
+
+    .. math::
+        \mathcal{L} = \frac{1}{|P|} \sum_{(b,i,j) \in P}
+            \ell\big(\mathbf{u}_{w^{(b)}_j}^{\top} \mathbf{c}_{w^{(b)}_i}\big)
+        + K \lambda \frac{1}{|P|} \sum_{b, i} n_i \,
+            \mathbb{E}_{x \sim P_n} \ell\big(-\mathbf{u}_{w^{(b)}_i}^{\top} \mathbf{c}_x\big),
+
+    the expectation of DGL's loss (which draws :math:`K` negatives :math:`x` for each of the
+    :math:`|P|` pairs). :math:`P_n` is the empirical distribution of the nodes in the batch
+    (``fast_neg=True``) or :math:`\deg(v)^{0.75}` over all nodes (``fast_neg=False``). The
+    expectation is estimated with ``num_negatives`` negatives shared by all positions of the
+    batch: one dense ``(B L, num_negatives)`` score matrix instead of :math:`K |P|` gathered
+    pairs, the same gradient in expectation, at a fraction of the memory traffic.
+
+    At initialisation the context table is zero, so
+    :math:`\mathcal{L} = \ln 2 \, (1 + K \lambda)`.
+
+    :meth:`sgd_step` is word2vec's own update instead (what :func:`train_deepwalk` uses by
+    default): plain SGD on the *summed* loss
+
+    .. math::
+        \mathcal{S} = \sum_{b} \Big[ \sum_{0 < |i - j| \le s} \omega_{|i-j|}\,
+            \ell_0\big(\mathbf{u}_{w^{(b)}_j}^{\top} \mathbf{c}_{w^{(b)}_i}\big)
+        + \lambda \sum_i m_i \sum_{k=1}^{K}
+            \ell_0\big(-\mathbf{u}_{w^{(b)}_i}^{\top} \mathbf{c}_{x_{b,i,k}}\big) \Big],
+
+    with :math:`\ell_0(x) = -\log \sigma(x)`, :math:`\omega_d = (s - d + 1) / s` (word2vec's
+    window shrunk uniformly at random in :math:`[1, s]`, taken in expectation),
+    :math:`m_i = \sum_j \omega_{|i-j|}` and :math:`K` negatives :math:`x_{b,i,k}` drawn per
+    position. A row that occurs once in the batch moves by :math:`-\eta` times its gradient,
+    the sum of its per-pair gradients as in word2vec; a row that occurs :math:`n > 1` times
+    (as a walk position or a negative) moves by the *mean* of its :math:`n` per-occurrence
+    gradients (DGL's ``avg_sgd``), so hubs and small graphs do not blow up with the batch.
+
+    Args:
+        g (Data or Tensor): a PyG ``Data`` (its ``edge_index`` and ``num_nodes``), or a
+            ``(2, |E|)`` ``edge_index`` (then pass ``num_nodes``). Walks follow edges from
+            ``edge_index[0]`` to ``edge_index[1]``; give both directions for an undirected graph.
+        emb_dim (int): embedding size. (default: ``128``)
+        walk_length (int): number of nodes in a walk, start included. (default: ``40``)
+        window_size (int): :math:`s`, the context window. (default: ``5``)
+        neg_weight (float): :math:`\lambda`. (default: ``1``)
+        negative_size (int): :math:`K`, negatives per positive pair. (default: ``5``)
+        fast_neg (bool): negatives from the batch's own walks, else from
+            :math:`\deg^{0.75}` over all nodes. (default: ``True``)
+        sparse (bool): sparse gradients (use :class:`torch.optim.SparseAdam`).
+            (default: ``True``)
+        num_nodes (int, optional): number of nodes when ``g`` is an ``edge_index``.
+        walks_per_node (int): walks started from every node per epoch of :meth:`loader`.
+            (default: ``1``)
+        p (float), q (float): node2vec return and in-out parameters; ``1`` gives DeepWalk's
+            uniform walks. (default: ``1.0``)
+        num_negatives (int, optional): size of the negative pool shared by the batch; default
+            ``2 * window_size * negative_size``, as many as DGL draws for one position.
+
+    Shapes:
+        - **sample:** ``(B,)`` start nodes :math:`\rightarrow` ``(B, walk_length)`` walks
+        - **forward:** ``(B, walk_length)`` walks :math:`\rightarrow` scalar loss
+        - **embedding():** ``(|V|, emb_dim)``
+
+    Example (DGL's documented usage, with a PyG graph)::
+
+        model = DeepWalk(data)
+        loader = DataLoader(torch.arange(data.num_nodes), batch_size=128, shuffle=True,
+                            collate_fn=model.sample)
+        optimizer = SparseAdam(model.parameters(), lr=0.01)
+        for batch_walk in loader:
+            loss = model(batch_walk)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        X = model.node_embed.weight.detach()
+    """
+
+    def __init__(self, g, emb_dim: int = 128, walk_length: int = 40, window_size: int = 5,
+                 neg_weight: float = 1, negative_size: int = 5, fast_neg: bool = True,
+                 sparse: bool = True, num_nodes: Optional[int] = None, walks_per_node: int = 1,
+                 p: float = 1.0, q: float = 1.0, num_negatives: Optional[int] = None):
+        super().__init__()
+        edge_index, num_nodes = _graph_of(g, num_nodes)
+        if num_negatives is None:
+            num_negatives = 2 * window_size * max(negative_size, 1)
+        for name, value, low in [("emb_dim", emb_dim, 1), ("walk_length", walk_length, 2),
+                                 ("window_size", window_size, 1),
+                                 ("negative_size", negative_size, 0),
+                                 ("walks_per_node", walks_per_node, 1),
+                                 ("num_negatives", num_negatives, 1)]:
+            if isinstance(value, bool) or int(value) != value or value < low:
+                raise ValueError(f"DeepWalk: {name} must be an integer >= {low}, got {value}")
+        if neg_weight < 0:
+            raise ValueError(f"DeepWalk: neg_weight must be >= 0, got {neg_weight}")
+        if not (p > 0 and q > 0):
+            raise ValueError(f"DeepWalk: p and q must be > 0, got p={p}, q={q}")
+        self.num_nodes = num_nodes
+        self.emb_dim = int(emb_dim)
+        self.walk_length = int(walk_length)
+        self.window_size = int(window_size)
+        self.neg_weight = neg_weight
+        self.negative_size = int(negative_size)
+        self.fast_neg = fast_neg
+        self.sparse = sparse
+        self.walks_per_node = int(walks_per_node)
+        self.p, self.q = float(p), float(q)
+        self.num_negatives = int(num_negatives)
+
+        self.graph = CSRGraph(edge_index, num_nodes)
+        self.node_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
+        self.context_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
+        if not fast_neg:
+            prob = self.graph.deg.double().pow(0.75)
+            if prob.sum() == 0:
+                prob = torch.ones_like(prob)
+            self.register_buffer("neg_prob", (prob / prob.sum()).float(), persistent=False)
+        # n_i: number of positions within the window of position i in a walk.
+        pos = torch.arange(self.walk_length)
+        n = (pos.clamp(max=self.window_size)
+             + (self.walk_length - 1 - pos).clamp(max=self.window_size)).float()
+        self.register_buffer("_pairs_per_position", n, persistent=False)
+        dist = (pos.view(-1, 1) - pos.view(1, -1)).abs()
+        self.register_buffer("_band", (dist > 0) & (dist <= self.window_size), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        r"""Node table uniform in :math:`\pm 1/d`, context table zero (word2vec's init)."""
+        bound = 1.0 / self.emb_dim
+        nn.init.uniform_(self.node_embed.weight, -bound, bound)
+        nn.init.zeros_(self.context_embed.weight)
+
+    @property
+    def device(self) -> torch.device:
+        return self.node_embed.weight.device
+
+    def sample(self, indices: Union[Tensor, Sequence]) -> Tensor:
+        r"""One random walk of ``walk_length`` nodes from each node of ``indices`` (a tensor, or
+        the list a :class:`~torch.utils.data.DataLoader` hands to ``collate_fn``), on the
+        module's device. Nodes without out-edges keep the walk in place."""
+        if isinstance(indices, Tensor):
+            start = indices.view(-1)
+        elif len(indices) > 0 and all(isinstance(i, Tensor) for i in indices):
+            start = torch.stack([i.view(()) for i in indices])
+        else:
+            start = torch.as_tensor(list(indices), dtype=torch.long)
+        if self.graph.device != self.device:
+            self.graph = self.graph.to(self.device)
+        return random_walk(self.graph, start, self.walk_length - 1, p=self.p, q=self.q)
+
+    def loader(self, **kwargs) -> DataLoader:
+        r"""A :class:`~torch.utils.data.DataLoader` over every node ``walks_per_node`` times
+        (``batch_size=128, shuffle=True`` unless given), yielding walks from :meth:`sample`."""
+        kwargs.setdefault("batch_size", 128)
+        kwargs.setdefault("shuffle", True)
+        nodes = torch.arange(self.num_nodes).repeat(self.walks_per_node)
+        return DataLoader(nodes, collate_fn=self.sample, **kwargs)
+
+    def forward(self, batch_walk: Tensor) -> Tensor:
+        r"""Skip-gram negative-sampling loss of a ``(B, walk_length)`` batch of walks."""
+        if not isinstance(batch_walk, Tensor) or batch_walk.dim() != 2 \
+                or batch_walk.size(1) != self.walk_length:
+            shape = tuple(batch_walk.shape) if isinstance(batch_walk, Tensor) else None
+            raise ValueError(f"DeepWalk: batch_walk must have shape (batch_size, "
+                             f"{self.walk_length}), got {shape}")
+        walks = batch_walk.to(self.device, torch.long)
+        B, L, D = walks.size(0), self.walk_length, self.emb_dim
+        u = self.node_embed(walks)
+        c = self.context_embed(walks)
+
+        # All (j, i) scores of a walk at once, then the band 0 < |i - j| <= window_size.
+        pos = torch.bmm(u, c.transpose(1, 2))[:, self._band].clamp(-6, 6)
+        loss = -F.logsigmoid(pos).mean()
+        if self.negative_size == 0 or self.neg_weight == 0:
+            return loss
+
+        if self.fast_neg:
+            cols = torch.randint(B * L, (self.num_negatives,), device=self.device)
+            neg_c = c.reshape(-1, D)[cols]
+        else:
+            nodes = torch.multinomial(self.neg_prob, self.num_negatives, replacement=True)
+            neg_c = self.context_embed(nodes)
+        neg = (u.reshape(-1, D) @ neg_c.t()).clamp(-6, 6)
+        per_position = -F.logsigmoid(-neg).mean(1).view(B, L)
+        n = self._pairs_per_position
+        neg_loss = (per_position * n).sum(1).mean() / n.sum()
+        return loss + self.negative_size * self.neg_weight * neg_loss
+
+    def _draw_negatives(self, walks: Tensor, count: int) -> Tensor:
+        if self.fast_neg:
+            flat = walks.reshape(-1)
+            return flat[torch.randint(flat.numel(), (count,), device=flat.device)]
+        if not hasattr(self, "_neg_cdf") or self._neg_cdf.device != self.device:
+            cdf = self.neg_prob.double().cumsum(0)
+            self._neg_cdf = (cdf / cdf[-1]).float()
+        r = torch.rand(count, device=self.device)
+        return torch.searchsorted(self._neg_cdf, r).clamp_(max=self.num_nodes - 1)
+
+    def _window_weights(self) -> Tensor:
+        w = getattr(self, "_omega", None)
+        if w is None or w.device != self.device:
+            pos = torch.arange(self.walk_length, device=self.device)
+            d = (pos.view(-1, 1) - pos.view(1, -1)).abs()
+            w = ((self.window_size - d + 1).clamp(min=0).double() / self.window_size
+                 ) * ((d > 0) & (d <= self.window_size))
+            self._omega = w
+        return w
+
+    @torch.no_grad()
+    def sgd_step(self, batch_walk: Tensor, lr: float,
+                 negatives: Optional[Tensor] = None) -> Tensor:
+        r"""One word2vec update on a ``(B, walk_length)`` batch of walks: subtract ``lr`` times
+        the gradient of the summed loss :math:`\mathcal{S}` (class docstring; rows occurring
+        several times take the mean over their occurrences) from both tables, in place,
+        without autograd. ``negatives`` (``(B, walk_length, negative_size)`` node
+        ids) replaces the draw (for tests). Returns :math:`\mathcal{S}` divided by the number
+        of weighted pairs (comparable across batch sizes)."""
+        L = self.walk_length
+        if not isinstance(batch_walk, Tensor) or batch_walk.dim() != 2 \
+                or batch_walk.size(1) != L:
+            shape = tuple(batch_walk.shape) if isinstance(batch_walk, Tensor) else None
+            raise ValueError(f"DeepWalk: batch_walk must have shape (batch_size, {L}), got "
+                             f"{shape}")
+        walks = batch_walk.to(self.device, torch.long)
+        U, C = self.node_embed.weight, self.context_embed.weight
+        B, D, K = walks.size(0), self.emb_dim, self.negative_size
+        flat = walks.reshape(-1)
+        u, c = U[flat].view(B, L, D), C[flat].view(B, L, D)
+        omega = self._window_weights().to(u.dtype)  # cached in float64
+        score = torch.bmm(u, c.transpose(1, 2))                     # [b, j, i] = u_j . c_i
+        loss = (-F.logsigmoid(score) * omega).sum()
+        g = torch.sigmoid(score).neg_().add_(1).mul_(omega)         # -dS/dscore
+        grad_u = torch.bmm(g, c)
+        grad_c = torch.bmm(g.transpose(1, 2), u)
+        lam = float(self.neg_weight)
+        if K > 0 and lam > 0:
+            if negatives is None:
+                negatives = self._draw_negatives(walks, B * L * K)
+            neg = negatives.to(self.device, torch.long).reshape(-1)
+            cn = C[neg].view(B, L, K, D)
+            neg_score = torch.einsum("bld,blkd->blk", u, cn)
+            m = omega.sum(1).view(1, L, 1) * lam
+            loss = loss + (-F.logsigmoid(-neg_score) * m).sum()
+            gn = torch.sigmoid(neg_score).neg_().mul_(m)               # -dS/dneg_score
+            grad_u += torch.einsum("blk,blkd->bld", gn, cn)
+            _average_add(U, flat, grad_u.view(-1, D), lr)
+            _average_add(C, torch.cat([flat, neg]),
+                         torch.cat([grad_c.view(-1, D),
+                                    (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)]), lr)
+        else:
+            _average_add(U, flat, grad_u.view(-1, D), lr)
+            _average_add(C, flat, grad_c.view(-1, D), lr)
+        return loss / (B * omega.sum())
+
+    @torch.no_grad()
+    def embedding(self) -> Tensor:
+        """The learnt node embeddings, ``(|V|, emb_dim)``, detached."""
+        return self.node_embed.weight.detach().clone()
+
+    def save_embedding(self, path: Union[str, os.PathLike]) -> None:
+        """Write :meth:`embedding` to ``path``: NumPy ``.npy`` or torch ``.pt`` by suffix."""
+        path = os.fspath(path)
+        emb = self.embedding().cpu()
+        if path.endswith(".npy"):
+            import numpy as np
+
+            np.save(path, emb.numpy())
+        elif path.endswith(".pt"):
+            torch.save(emb, path)
+        else:
+            raise ValueError(f"DeepWalk.save_embedding: path must end in .npy or .pt, got {path!r}")
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.num_nodes}, emb_dim={self.emb_dim}, "
+                f"walk_length={self.walk_length}, window_size={self.window_size})")
+
+
+def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float) -> None:
+    """``table[v] += lr * mean of the rows of grad at index == v``, for every v in index."""
+    rows, inverse, counts = torch.unique(index, return_inverse=True, return_counts=True)
+    total = torch.zeros(rows.numel(), grad.size(1), dtype=grad.dtype, device=grad.device)
+    total.index_add_(0, inverse, grad)
+    table.index_add_(0, rows, total.div_(counts.unsqueeze(1).to(grad.dtype)), alpha=lr)
+
+
+def _graph_of(g, num_nodes: Optional[int]):
+    if isinstance(g, Tensor):
+        edge_index = g
+        if num_nodes is None:
+            num_nodes = int(g.max()) + 1 if g.dim() == 2 and g.numel() > 0 else 0
+    elif hasattr(g, "edge_index") and hasattr(g, "num_nodes"):
+        edge_index = g.edge_index
+        if num_nodes is None:
+            num_nodes = g.num_nodes
+    else:
+        raise TypeError(f"DeepWalk: g must be a PyG Data or an edge_index Tensor, got "
+                        f"{type(g).__name__}")
+    if edge_index is None:
+        raise ValueError("DeepWalk: the graph has no edge_index")
+    if num_nodes is None or int(num_nodes) < 1:
+        raise ValueError(f"DeepWalk: the graph needs at least one node (num_nodes={num_nodes})")
+    return edge_index, int(num_nodes)
+
+
+def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
+                   batch_size: Optional[int] = None, progress: bool = False,
+                   num_workers: int = 0, optimizer: str = "sgd",
+                   min_lr_ratio: float = 1e-4) -> list:
+    r"""Train ``model``; every epoch starts ``walks_per_node`` walks from every node.
+
+    * ``optimizer="sgd"`` (default): word2vec's recipe, :meth:`DeepWalk.sgd_step` (sparse
+      per-pair SGD on the summed loss) with the learning rate decayed linearly from ``lr``
+      (default ``0.025``, word2vec's) to ``lr * min_lr_ratio`` over all steps; batches of
+      ``batch_size`` walks (default ``32``: larger batches sum more occurrences of a hub into
+      one step). Walks are drawn for many batches at once.
+    * ``optimizer="adam"``: DGL's documented loop: :meth:`DeepWalk.loader` batches (default
+      ``128``), the mean loss of :meth:`DeepWalk.forward`, :class:`~torch.optim.SparseAdam`
+      (:class:`~torch.optim.Adam` when ``sparse=False``), ``lr`` default ``0.01``.
+
+    Returns the mean loss of every epoch (per weighted pair for ``"sgd"``).
+    """
+    from tqdm.auto import tqdm
+
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"train_deepwalk: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if optimizer == "adam":
+        return _train_adam(model, epochs, 0.01 if lr is None else lr,
+                           128 if batch_size is None else batch_size, progress, num_workers)
+    lr = 0.025 if lr is None else float(lr)
+    batch_size = 32 if batch_size is None else int(batch_size)
+    starts = torch.arange(model.num_nodes, device=model.device).repeat(model.walks_per_node)
+    num_batches = -(-starts.numel() // batch_size)
+    total_steps, step = max(epochs * num_batches, 1), 0
+    chunk = batch_size * max(1, 8192 // batch_size)  # walks sampled per vectorised call
+    history = []
+    model.train()
+    for epoch in range(epochs):
+        order = starts[torch.randperm(starts.numel(), device=starts.device)]
+        total, count = 0.0, 0
+        bar = tqdm(total=num_batches, desc=f"DeepWalk epoch {epoch + 1}/{epochs}",
+                   disable=not progress, leave=False)
+        for c0 in range(0, order.numel(), chunk):
+            walks = model.sample(order[c0:c0 + chunk])
+            for b0 in range(0, walks.size(0), batch_size):
+                rate = lr * max(1.0 - step / total_steps, min_lr_ratio)
+                loss = model.sgd_step(walks[b0:b0 + batch_size], rate)
+                step += 1
+                n = min(batch_size, walks.size(0) - b0)
+                total += float(loss) * n
+                count += n
+                bar.update(1)
+            bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+        bar.close()
+        history.append(total / max(count, 1))
+    return history
+
+
+def _train_adam(model: DeepWalk, epochs: int, lr: float, batch_size: int, progress: bool,
+                num_workers: int) -> list:
+    from tqdm.auto import tqdm
+
+    params = list(model.parameters())
+    opt = (torch.optim.SparseAdam(params, lr=lr) if model.sparse
+           else torch.optim.Adam(params, lr=lr))
+    loader = model.loader(batch_size=batch_size, num_workers=num_workers)
+    history = []
+    model.train()
+    for epoch in range(epochs):
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"DeepWalk epoch {epoch + 1}/{epochs}", disable=not progress,
+                   leave=False)
+        for batch_walk in bar:
+            loss = model(batch_walk)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * batch_walk.size(0)
+            count += batch_walk.size(0)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        history.append(total / max(count, 1))
+    return history

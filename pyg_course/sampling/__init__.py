@@ -1,0 +1,14 @@
+"""Pure-torch samplers: random walks (uniform and node2vec-biased) and negative samplers."""
+
+from pyg_course.sampling.negatives import (
+    FarNegativeSampler,
+    UnigramNegativeSampler,
+    far_negatives,
+    unigram_negatives,
+)
+from pyg_course.sampling.positives import WalkPositiveSampler, walk_positives
+from pyg_course.sampling.random_walk import CSRGraph, random_walk
+
+__all__ = ["CSRGraph", "random_walk",
+           "FarNegativeSampler", "UnigramNegativeSampler", "far_negatives", "unigram_negatives",
+           "WalkPositiveSampler", "walk_positives"]

@@ -1,0 +1,95 @@
+"""DeepGNN: 64 layers train without NaN for every remedy; the plain stack is the GCN."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pyg_course.nn.models import GCN, DeepGNN
+from pyg_course.nn.models.deep_gnn import REMEDIES
+from pyg_course.testing import dense_adjacency, toy_graph
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # 64 layers of small sparse products: one intra-op thread is several times faster on a
+    # loaded 2-core runner (the threads of one op spin waiting for each other).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("remedy", list(REMEDIES))
+def test_64_layers_forward_backward_on_cora(cora, remedy):
+    model = DeepGNN(cora.num_features, 16, 64, 7, **REMEDIES[remedy])
+    model.train()
+    out = model(cora.x, cora.edge_index)
+    loss = F.cross_entropy(out[cora.train_mask], cora.y[cora.train_mask])
+    loss.backward()
+    assert out.shape == (cora.num_nodes, 7) and torch.isfinite(out).all()
+    width = 16 * 64 if remedy == "jk" else 16
+    assert model.last_hidden.shape == (cora.num_nodes, width)
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    # The first layer receives gradient through 64 layers (GCNII, residual) or at least a
+    # finite one (plain: it vanishes, which is the point of the experiment).
+    first = model.lin_in if model.gcnii else model.convs[0].lin
+    assert torch.isfinite(first.weight.grad).all()
+
+
+def test_plain_stack_equals_gcn_model():
+    g = toy_graph("isolated")
+    x = torch.randn(g.num_nodes, 4)
+    deep = DeepGNN(4, 8, 3, 2, dropout=0.0).eval()
+    gcn = GCN(4, 8, 3, 2, dropout=0.0).eval()
+    gcn.load_state_dict(deep.state_dict(), strict=True)
+    torch.testing.assert_close(deep(x, g.edge_index), gcn(x, g.edge_index))
+    # The representation measured is the input of the last layer.
+    assert deep.last_hidden.shape == (g.num_nodes, 8)
+    # A torch.sparse feature matrix gives the same output.
+    torch.testing.assert_close(deep(x.to_sparse_csr(), g.edge_index), gcn(x, g.edge_index))
+
+
+def test_gcnii_against_dense_formula():
+    g = toy_graph("path")
+    n = g.num_nodes
+    x = torch.randn(n, 3, dtype=torch.float64)
+    model = DeepGNN(3, 4, 2, 2, dropout=0.0, gcnii=True, alpha=0.1, theta=0.5).double().eval()
+    A = dense_adjacency(g.edge_index, n) + torch.eye(n, dtype=torch.float64)
+    d = A.sum(1).pow(-0.5)
+    A = d.view(-1, 1) * A * d.view(1, -1)
+    h = h0 = torch.relu(model.lin_in(x))
+    for ell, conv in enumerate(model.convs, start=1):
+        beta = torch.log(torch.tensor(0.5 / ell + 1.0, dtype=torch.float64))
+        s = 0.9 * (A @ h) + 0.1 * h0
+        h = torch.relu((1 - beta) * s + beta * s @ conv.weight1)
+    torch.testing.assert_close(model(x, g.edge_index), model.lin_out(h))
+
+
+def test_dropedge_only_in_training_and_jk_shapes():
+    g = toy_graph("star")
+    x = torch.randn(g.num_nodes, 3)
+    model = DeepGNN(3, 4, 4, 2, dropout=0.0, dropedge=0.9)
+    ref = DeepGNN(3, 4, 4, 2, dropout=0.0)
+    ref.load_state_dict(model.state_dict())
+    model.eval(), ref.eval()
+    torch.testing.assert_close(model(x, g.edge_index), ref(x, g.edge_index))
+    model.train()
+    outs = {tuple(model(x, g.edge_index).flatten().tolist()) for _ in range(8)}
+    assert len(outs) > 1  # a different graph each training pass
+    for mode, width in (("cat", 12), ("max", 4)):
+        m = DeepGNN(3, 4, 3, 2, jk=mode)
+        assert m(x, g.edge_index).shape == (g.num_nodes, 2)
+        assert m.last_hidden.shape == (g.num_nodes, width)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_layers"):
+        DeepGNN(3, 4, 1, 2)
+    with pytest.raises(ValueError, match="cached"):
+        DeepGNN(3, 4, 4, 2, dropedge=0.5, cached=True)
+    with pytest.raises(ValueError, match="gcnii"):
+        DeepGNN(3, 4, 4, 2, gcnii=True, residual=True)
+    with pytest.raises(ValueError, match="jk"):
+        DeepGNN(3, 4, 4, 2, jk="sum")
+    assert "gcnii" in repr(DeepGNN(3, 4, 4, 2, gcnii=True))
