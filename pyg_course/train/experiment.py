@@ -17,7 +17,8 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
 from pyg_course.train.checkpoint import load_checkpoint, save_atomic
-from pyg_course.train.loop import Trainer, TrainConfig, resolve_device
+from pyg_course.train.distributed import broadcast_object, is_main_process
+from pyg_course.train.loop import TrainConfig, Trainer, resolve_device
 
 # Settings that may differ between an interrupted run and its resumption.
 _RESUME_FREE = {"progress", "device", "num_workers", "eval_batch_size", "checkpoint_every"}
@@ -50,7 +51,12 @@ def run_experiment(
     ``resume=True`` continues from ``out/checkpoint.pt``: finished runs are kept, the run in
     progress continues from its last epoch with the same optimizer and RNG state, so the final
     numbers equal those of an uninterrupted experiment.
+
+    In a distributed run (``trainer_cls=DistributedTrainer``, every rank calling this with the
+    same arguments) rank 0 reads the checkpoint and sends it to the others; only rank 0 prints
+    and writes files.
     """
+    main = is_main_process()
     out = Path(out) if out is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     cfg = {k: v for k, v in config.to_dict().items() if k not in _RESUME_FREE}
@@ -58,9 +64,10 @@ def run_experiment(
     if resume:
         if out is None:
             raise ValueError("resume=True needs an output folder (--out) holding checkpoint.pt")
-        state = load_checkpoint(ckpt_path)
+        state = broadcast_object(load_checkpoint(ckpt_path) if main else None)
         if state is None:
-            print(f"resume: no checkpoint in {out}, starting from scratch")
+            if main:
+                print(f"resume: no checkpoint in {out}, starting from scratch")
         elif state["config"] != cfg or state["runs"] != runs or state["seed"] != seed:
             raise ValueError(f"resume: the checkpoint in {out} was written with other settings "
                              f"({state['config']}, runs={state['runs']}, seed={state['seed']}); "
@@ -75,6 +82,8 @@ def run_experiment(
             trainer.load_state_dict(state["trainer"])
 
         def save(trainer_state, r=r):
+            if not main:
+                return
             save_atomic({"run": r, "completed": completed, "trainer": trainer_state,
                          "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
 
@@ -82,12 +91,14 @@ def run_experiment(
                              desc=f"{name} run {r + 1}/{runs}")
         result["seed"] = seed + r
         completed.append(result)
-        if out is not None:
+        if out is not None and main:
             torch.save(trainer.best_state, out / "model.pt")
             save_atomic({"run": r + 1, "completed": completed, "trainer": None,
                          "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
-        print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test {100 * result['test_acc']:.2f} "
-              f"at best val {100 * result['val_acc']:.2f} (epoch {result['best_epoch']})")
+        if main:
+            print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test "
+                  f"{100 * result['test_acc']:.2f} at best val {100 * result['val_acc']:.2f} "
+                  f"(epoch {result['best_epoch']})")
 
     summary = {}
     for key in ("test_acc", "val_acc", "train_acc"):
@@ -106,9 +117,10 @@ def run_experiment(
                     "device": str(resolve_device(config.device)),
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")},
     }
-    print(f"{name}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
-          f"{100 * summary['test_acc_std']:.2f} over {runs} run(s)")
-    if out is not None:
+    if main:
+        print(f"{name}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
+              f"{100 * summary['test_acc_std']:.2f} over {runs} run(s)")
+    if out is not None and main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(results, indent=2))
         write_history(completed, out / "history.csv")

@@ -17,7 +17,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from pyg_course.datasets import check_features
-from pyg_course.train.checkpoint import rng_state, save_atomic, set_rng_state
+from pyg_course.train.checkpoint import rng_state, set_rng_state
 
 SPLITS = ("train", "val", "test")
 
@@ -125,44 +125,66 @@ class Trainer:
         self.bad_epochs = 0
         self._min_val_loss = math.inf
 
+        # The module the training step calls: the model itself, or a wrapper of it (e.g.
+        # DistributedDataParallel) that shares its parameters.
+        self.train_module: torch.nn.Module = self.model
         if config.mode == "full":
             self.data_device = self.data.to(self.device)
         else:
             from torch_geometric.loader import NeighborLoader
 
-            self.train_loader = NeighborLoader(
-                self.data, num_neighbors=config.num_neighbors, batch_size=config.batch_size,
-                input_nodes=self.data.train_mask, shuffle=True, num_workers=config.num_workers,
-                persistent_workers=config.num_workers > 0)
+            self.train_loader = self._make_train_loader()
             self.data_device = None
             if hasattr(model, "inference"):
                 self.eval_loader = NeighborLoader(
                     self.data, num_neighbors=[-1], batch_size=config.eval_batch_size,
                     shuffle=False, num_workers=config.num_workers)
 
+    def _make_train_loader(self):
+        """The mini-batch loader over the training nodes.
+
+        Its randomness (the shuffle, each worker's seed, and the neighbour sampling of
+        ``torch_sparse``, which draws from torch's global generator) all comes from torch's
+        global RNG, which the checkpoint saves; workers are not persistent, so that every
+        epoch's workers are seeded afresh from that RNG and a resumed run samples exactly
+        the mini-batches of an uninterrupted one.
+        """
+        from torch_geometric.loader import NeighborLoader
+
+        cfg = self.config
+        return NeighborLoader(
+            self.data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
+            input_nodes=self.data.train_mask, shuffle=True, num_workers=cfg.num_workers)
+
     # ------------------------------------------------------------------ steps
     def train_epoch(self) -> float:
         """One epoch of training; returns the mean training loss."""
-        self.model.train()
+        self.train_module.train()
         if self.config.mode == "full":
             d = self.data_device
             self.optimizer.zero_grad()
-            out = self.model(d.x, d.edge_index)
-            loss = self.loss_fn(out[d.train_mask], d.y[d.train_mask])
+            out = self.train_module(d.x, d.edge_index)
+            nodes = self._full_batch_train_nodes()
+            loss = self.loss_fn(out[nodes], d.y[nodes])
             loss.backward()
             self.optimizer.step()
-            return float(loss)
+            return float(loss.detach())
         total, count = 0.0, 0
         for batch in self.train_loader:
             batch = batch.to(self.device)
             self.optimizer.zero_grad()
-            out = self.model(batch.x, batch.edge_index)[: batch.batch_size]
+            out = self.train_module(batch.x, batch.edge_index)[: batch.batch_size]
             loss = self.loss_fn(out, batch.y[: batch.batch_size])
             loss.backward()
             self.optimizer.step()
-            total += float(loss) * batch.batch_size
+            total += float(loss.detach()) * batch.batch_size
             count += batch.batch_size
         return total / max(count, 1)
+
+    def _full_batch_train_nodes(self) -> Tensor:
+        """The nodes whose loss a full-batch step averages (all training nodes here; one
+        rank's shard in distributed training)."""
+        return self.data_device.train_mask
 
     @torch.no_grad()
     def predict(self) -> Tensor:
@@ -213,11 +235,13 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _record(self, metrics: Dict[str, float]) -> bool:
         """Update the best epoch and the early-stopping counter; True if training should stop."""
-        better = metrics["val_acc"] > self.best["val_acc"] or (
-            metrics["val_acc"] == self.best["val_acc"] and metrics["val_loss"] < self.best["val_loss"])
+        best = self.best
+        better = metrics["val_acc"] > best["val_acc"] or (
+            metrics["val_acc"] == best["val_acc"] and metrics["val_loss"] < best["val_loss"])
         if better:
             self.best = {"epoch": self.epoch, **metrics}
-            self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            self.best_state = {k: v.detach().cpu().clone()
+                               for k, v in self.model.state_dict().items()}
         improved = better or metrics["val_loss"] < self._min_val_loss
         self._min_val_loss = min(self._min_val_loss, metrics["val_loss"])
         self.bad_epochs = 0 if improved else self.bad_epochs + 1

@@ -66,6 +66,32 @@ def gcn_norm(
     return edge_index, deg_inv_sqrt[src] * edge_weight * deg_inv_sqrt[dst]
 
 
+class _CSRMatmul(torch.autograd.Function):
+    """``adj @ x`` for a constant CSR matrix, with the backward pass ``adj^T @ grad`` run on a
+    transposed CSR copy built once (PyTorch would otherwise transpose ``adj`` on every call)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, adj: Tensor, adj_transposed: Tensor) -> Tensor:
+        ctx.adj_transposed = adj_transposed
+        return torch.sparse.mm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return torch.sparse.mm(ctx.adj_transposed, grad), None, None
+
+
+def fused_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
+    """The weighted ``adj_t`` (``adj_t[i, j]`` = weight of ``j -> i``, duplicates summed) as a
+    ``torch.sparse_csr`` matrix that :meth:`GCNConv.message_and_aggregate` multiplies with
+    natively in both directions; its transpose travels along as ``adj_t.transposed``."""
+    src, dst = edge_index
+    size = (num_nodes, num_nodes)
+    adj = torch.sparse_coo_tensor(torch.stack([dst, src]), edge_weight, size).coalesce()
+    adj_t = adj.to_sparse_csr()
+    adj_t.transposed = adj.t().coalesce().to_sparse_csr()
+    return adj_t
+
+
 class GCNConv(MessagePassing):
     r"""The graph convolution from `"Semi-supervised Classification with Graph Convolutional
     Networks" <https://arxiv.org/abs/1609.02907>`_ (Kipf & Welling, ICLR 2017).
@@ -134,7 +160,7 @@ class GCNConv(MessagePassing):
         self.cached = cached
         self.add_self_loops = add_self_loops
         self.normalize = normalize
-        self._cached_adj_t: Optional[SparseTensor] = None
+        self._cached_adj_t: Optional[Tensor] = None
 
         self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
         if bias:
@@ -187,8 +213,11 @@ class GCNConv(MessagePassing):
                                 and not is_torch_sparse_tensor(edge_index))
             if self.cached or sparse_input:
                 # One CSR matrix: every later call runs the fused sparse-dense product.
-                adj_t = SparseTensor(row=ei[1], col=ei[0], value=ew,
-                                     sparse_sizes=(num_nodes, num_nodes))
+                if ew.requires_grad:  # learnable edge weights: torch_sparse differentiates them
+                    adj_t = SparseTensor(row=ei[1], col=ei[0], value=ew,
+                                         sparse_sizes=(num_nodes, num_nodes))
+                else:
+                    adj_t = fused_adjacency(ei, ew, num_nodes)
                 if self.cached:
                     self._cached_adj_t = adj_t
             else:
@@ -210,10 +239,15 @@ class GCNConv(MessagePassing):
                   dim_size: Optional[int] = None) -> Tensor:
         return scatter(inputs, index, dim=self.node_dim, dim_size=dim_size, reduce="sum")
 
-    def message_and_aggregate(self, adj_t: SparseTensor, x: Tensor) -> Tensor:
-        from torch_sparse import matmul
+    def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        if isinstance(adj_t, SparseTensor):
+            from torch_sparse import matmul
 
-        return matmul(adj_t, x, reduce="sum")
+            return matmul(adj_t, x, reduce="sum")
+        transposed = getattr(adj_t, "transposed", None)
+        if transposed is not None and adj_t.layout == torch.sparse_csr:
+            return _CSRMatmul.apply(x, adj_t, transposed)
+        return torch.sparse.mm(adj_t, x)
 
     def update(self, inputs: Tensor) -> Tensor:
         return inputs if self.bias is None else inputs + self.bias

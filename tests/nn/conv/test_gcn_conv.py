@@ -186,3 +186,33 @@ def test_repr_and_state_dict_names():
     assert repr(conv) == "GCNConv(16, 32, cached=True)"
     assert set(conv.state_dict()) == set(pyg_nn.GCNConv(16, 32).state_dict()) == {"lin.weight",
                                                                                   "bias"}
+
+
+def test_fused_adjacency_matmul_and_its_gradient():
+    from pyg_course.nn.conv.gcn_conv import _CSRMatmul, fused_adjacency
+    from pyg_course.testing import dense_adjacency
+
+    g = TOY_GRAPHS["duplicates"]
+    w = torch.rand(g.edge_index.size(1), dtype=torch.float64)
+    adj_t = fused_adjacency(g.edge_index, w, g.num_nodes)
+    dense = dense_adjacency(g.edge_index, g.num_nodes, w)
+    torch.testing.assert_close(adj_t.to_dense(), dense)
+    torch.testing.assert_close(adj_t.transposed.to_dense(), dense.t())
+    x = torch.randn(g.num_nodes, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: _CSRMatmul.apply(x, adj_t, adj_t.transposed), (x,))
+
+
+def test_learnable_sparse_adjacency_values_get_gradients():
+    g = TOY_GRAPHS["path"]
+    n = g.num_nodes
+    x = torch.randn(n, 3, dtype=torch.float64)
+    value = (torch.rand(g.edge_index.size(1), dtype=torch.float64) + 0.5).requires_grad_()
+    conv = _conv(3, 2)
+
+    def f(value):
+        adj_t = SparseTensor(row=g.edge_index[1], col=g.edge_index[0], value=value,
+                             sparse_sizes=(n, n))
+        return conv(x, adj_t)
+
+    torch.testing.assert_close(f(value), conv(x, g.edge_index, value))
+    assert torch.autograd.gradcheck(f, (value,))

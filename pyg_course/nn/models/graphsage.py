@@ -1,0 +1,157 @@
+"""A stack of :class:`~pyg_course.nn.SAGEConv` layers with layer-wise inference."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.nn import JumpingKnowledge
+from torch_geometric.nn.resolver import activation_resolver
+from torch_geometric.typing import Adj
+from tqdm.auto import tqdm
+
+from pyg_course.nn.conv.sage_conv import SAGEConv
+
+
+class GraphSAGE(torch.nn.Module):
+    r"""GraphSAGE from `"Inductive Representation Learning on Large Graphs"
+    <https://arxiv.org/abs/1706.02216>`_: ``num_layers`` :class:`SAGEConv` layers with an
+    activation and dropout between them,
+
+    .. math::
+        \mathbf{H}^{(l+1)} = \mathrm{drop}\big(\sigma(\mathrm{SAGE}^{(l)}(\mathbf{H}^{(l)},
+        \mathbf{A}))\big), \qquad \mathbf{H}^{(0)} = \mathbf{X},
+
+    the last layer without activation. Same signature as
+    :class:`torch_geometric.nn.models.GraphSAGE`, plus the paper's aggregators.
+
+    :meth:`forward` runs on a whole graph or on a ``NeighborLoader`` subgraph (take the first
+    ``batch_size`` rows). :meth:`inference` evaluates all nodes layer by layer with full
+    neighbourhoods: layer :math:`l` is computed for every node in batches of one-hop
+    neighbourhoods before layer :math:`l+1` starts, so memory holds one layer's embeddings
+    and one batch's neighbourhood, never a multi-hop subgraph.
+
+    Args:
+        in_channels (int): input feature size.
+        hidden_channels (int): hidden size.
+        num_layers (int): number of :class:`SAGEConv` layers.
+        out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
+        dropout (float): dropout probability between layers. (default: ``0.0``)
+        aggr (str): ``"mean"``, ``"gcn"``, ``"pool"`` or ``"lstm"``. (default: ``"mean"``)
+        jk (str, optional): jumping-knowledge mode (``"last"``, ``"cat"``, ``"max"``,
+            ``"lstm"``) combining every layer's output, followed by a linear layer to
+            ``out_channels``; ``None`` uses the last layer. (default: ``None``)
+        act (str or Callable): activation between layers. (default: ``"relu"``)
+        **kwargs: passed to every :class:`SAGEConv` (e.g. ``normalize``, ``aggr_channels``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        num_layers: int,
+        out_channels: Optional[int] = None,
+        dropout: float = 0.0,
+        aggr: str = "mean",
+        jk: Optional[str] = None,
+        act: Union[str, Callable, None] = "relu",
+        **kwargs: Any,
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"GraphSAGE: num_layers must be at least 1 (got {num_layers})")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.out_channels = hidden_channels if out_channels is None else out_channels
+        self.dropout = dropout
+        self.aggr = aggr
+        self.jk_mode = jk
+        self.act = activation_resolver(act) if act is not None else torch.nn.Identity()
+        last = self.out_channels if jk is None else hidden_channels
+        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [last]
+        self.convs = torch.nn.ModuleList(
+            SAGEConv(sizes[i], sizes[i + 1], aggr=aggr, **kwargs) for i in range(num_layers))
+        if jk is not None:
+            self.jk = JumpingKnowledge(jk, hidden_channels, num_layers) if jk != "last" else None
+            width = num_layers * hidden_channels if jk == "cat" else hidden_channels
+            self.lin = torch.nn.Linear(width, self.out_channels)
+
+    def reset_parameters(self):
+        for conv in self.convs:
+            conv.reset_parameters()
+        if self.jk_mode is not None:
+            if self.jk is not None:
+                self.jk.reset_parameters()
+            self.lin.reset_parameters()
+
+    def _after_conv(self, i: int, x: Tensor) -> Tensor:
+        """Activation and dropout after layer ``i`` (none after the last one without JK)."""
+        if i < self.num_layers - 1 or self.jk_mode is not None:
+            x = F.dropout(self.act(x), self.dropout, self.training)
+        return x
+
+    def _readout(self, xs: list) -> Tensor:
+        if self.jk_mode is None:
+            return xs[-1]
+        x = xs[-1] if self.jk is None else self.jk(xs)
+        return self.lin(x)
+
+    def forward(self, x: Tensor, edge_index: Adj, n_id: Optional[Tensor] = None) -> Tensor:
+        """``n_id`` (optional): the nodes' ids in the full graph, for a mini-batch; it fixes
+        the evaluation-mode neighbour order of the ``lstm`` aggregator (see
+        :class:`SAGEConv`) so that a subgraph gives the full graph's numbers."""
+        xs = []
+        for i, conv in enumerate(self.convs):
+            x = self._after_conv(i, conv(x, edge_index, src_ids=n_id))
+            xs.append(x)
+        return self._readout(xs)
+
+    @torch.no_grad()
+    def inference(self, loader, device: Optional[Union[str, torch.device]] = None,
+                  progress: bool = False) -> Tensor:
+        """Outputs for every node of ``loader.data``, computed layer by layer.
+
+        Args:
+            loader: a ``NeighborLoader(data, num_neighbors=[-1], shuffle=False, ...)`` over all
+                nodes (one hop, every neighbour).
+            device: where the layers run; embeddings are kept on the CPU between layers.
+            progress: show a tqdm bar over layers x batches.
+
+        Returns:
+            ``(num_nodes, out_channels)`` tensor on the CPU.
+        """
+        device = torch.device(device) if device is not None else next(self.parameters()).device
+        data = loader.data
+        x_all = data.x
+        if x_all.is_sparse or x_all.layout == torch.sparse_csr:
+            x_all = x_all.to_dense()
+        x_all = x_all.cpu()
+        bar = tqdm(total=self.num_layers * len(loader), disable=not progress, leave=False,
+                   desc="inference")
+        xs = []
+        for i, conv in enumerate(self.convs):
+            outs = []
+            for batch in loader:
+                n_id = batch.n_id.cpu()
+                size = batch.batch_size
+                x = x_all[n_id].to(device)
+                edge_index = batch.edge_index.to(device)
+                if edge_index.numel() and int(edge_index[1].max()) >= size:
+                    raise ValueError("GraphSAGE.inference needs a one-hop loader "
+                                     "(num_neighbors=[-1]): found edges into non-seed nodes")
+                out = conv((x, x[:size]), edge_index, src_ids=n_id)
+                outs.append(self._after_conv(i, out).cpu())
+                bar.update(1)
+            x_all = torch.cat(outs, dim=0)
+            xs.append(x_all)
+        bar.close()
+        if self.jk_mode is None:
+            return x_all
+        return self._readout([x.to(device) for x in xs]).cpu()
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+                f"num_layers={self.num_layers}, aggr={self.aggr!r})")

@@ -1,0 +1,77 @@
+"""GraphSAGE: PyG parity, layer-wise inference equals the full-batch forward, JK, training."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.loader import NeighborLoader
+from torch_geometric.nn.models import GraphSAGE as PyGGraphSAGE
+
+from pyg_course.datasets import csbm
+from pyg_course.nn.models import GraphSAGE
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return csbm(num_nodes=600, num_classes=3, num_val=100, num_test=300, seed=0)
+
+
+def test_pyg_graphsage_state_dict_loads(graph):
+    pyg = PyGGraphSAGE(graph.num_features, 16, 2, 3, dropout=0.5)
+    ours = GraphSAGE(graph.num_features, 16, 2, 3, dropout=0.5)
+    ours.load_state_dict(pyg.state_dict(), strict=True)
+    pyg.eval(), ours.eval()
+    torch.testing.assert_close(ours(graph.x, graph.edge_index),
+                               pyg(graph.x, graph.edge_index), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("jk", [None, "cat"])
+def test_inference_equals_full_batch(graph, aggr, jk):
+    model = GraphSAGE(graph.num_features, 8, 3, 3, dropout=0.5, aggr=aggr, jk=jk,
+                      aggr_channels=8 if aggr == "lstm" else None).eval()
+    loader = NeighborLoader(graph, num_neighbors=[-1], batch_size=64, shuffle=False)
+    full = model(graph.x, graph.edge_index)
+    out = model.inference(loader, "cpu")
+    assert out.shape == (graph.num_nodes, 3)
+    torch.testing.assert_close(out, full, atol=1e-5, rtol=1e-5)
+
+
+def test_inference_rejects_multi_hop_loader(graph):
+    model = GraphSAGE(graph.num_features, 8, 2, 3).eval()
+    loader = NeighborLoader(graph, num_neighbors=[-1, -1], batch_size=64, shuffle=False)
+    with pytest.raises(ValueError, match="one-hop loader"):
+        model.inference(loader)
+
+
+def test_dropout_only_in_training(graph):
+    model = GraphSAGE(graph.num_features, 16, 2, 3, dropout=0.5)
+    model.train()
+    a, b = model(graph.x, graph.edge_index), model(graph.x, graph.edge_index)
+    assert not torch.allclose(a, b)
+    model.eval()
+    torch.testing.assert_close(model(graph.x, graph.edge_index), model(graph.x, graph.edge_index))
+
+
+@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+def test_learns_csbm(graph, aggr):
+    """A few full-batch epochs must separate a well-separated CSBM far above chance (1/3)."""
+    model = GraphSAGE(graph.num_features, 16, 2, 3, aggr=aggr,
+                      aggr_channels=16 if aggr == "lstm" else None)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(30):
+        opt.zero_grad()
+        out = model(graph.x, graph.edge_index)
+        F.cross_entropy(out[graph.train_mask], graph.y[graph.train_mask]).backward()
+        opt.step()
+    model.eval()
+    pred = model(graph.x, graph.edge_index).argmax(-1)
+    acc = (pred[graph.test_mask] == graph.y[graph.test_mask]).float().mean()
+    assert acc > 0.7
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="num_layers"):
+        GraphSAGE(4, 8, 0)
+    with pytest.raises(ValueError, match="'mean', 'gcn', 'pool', 'lstm'"):
+        GraphSAGE(4, 8, 2, aggr="sum")
+    assert repr(GraphSAGE(4, 8, 2, 3, aggr="pool")) == "GraphSAGE(4, 3, num_layers=2, aggr='pool')"

@@ -1,0 +1,51 @@
+"""The sampled path computes the same function: with every neighbour sampled
+(``num_neighbors=[-1, -1]``) a NeighborLoader mini-batch gives the seed nodes exactly their
+full-batch outputs, and the Trainer's layer-wise evaluation equals a full-batch forward."""
+
+import pytest
+import torch
+from torch_geometric.loader import NeighborLoader
+
+from pyg_course.nn.models import GraphSAGE
+from pyg_course.train import TrainConfig, Trainer
+
+
+@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+def test_full_neighbourhood_minibatch_equals_full_batch(cora, aggr):
+    model = GraphSAGE(cora.num_features, 16, 2, 7, dropout=0.5, aggr=aggr,
+                      aggr_channels=16 if aggr == "lstm" else None).eval()
+    with torch.no_grad():
+        full = model(cora.x, cora.edge_index)
+        loader = NeighborLoader(cora, num_neighbors=[-1, -1], batch_size=300,
+                                input_nodes=cora.test_mask, shuffle=True)
+        seen = 0
+        for batch in loader:
+            out = model(batch.x, batch.edge_index, n_id=batch.n_id)[: batch.batch_size]
+            torch.testing.assert_close(out, full[batch.n_id[: batch.batch_size]], atol=1e-5,
+                                       rtol=1e-5)
+            seen += batch.batch_size
+    assert seen == int(cora.test_mask.sum())
+
+
+def test_sampled_minibatch_differs_from_full_batch(cora):
+    """The equality above is not vacuous: sampling 2 neighbours changes the outputs."""
+    model = GraphSAGE(cora.num_features, 16, 2, 7).eval()
+    with torch.no_grad():
+        full = model(cora.x, cora.edge_index)
+        batch = next(iter(NeighborLoader(cora, num_neighbors=[2, 2], batch_size=300,
+                                         input_nodes=cora.test_mask)))
+        out = model(batch.x, batch.edge_index)[: batch.batch_size]
+    assert not torch.allclose(out, full[batch.n_id[: batch.batch_size]], atol=1e-3)
+
+
+def test_trainer_minibatch_evaluation_is_full_batch(cora):
+    model = GraphSAGE(cora.num_features, 16, 2, 7, dropout=0.5)
+    config = TrainConfig(epochs=2, mode="minibatch", num_neighbors=[10, 5], batch_size=64,
+                         eval_batch_size=1000, device="cpu", progress=False)
+    trainer = Trainer(model, cora, config)
+    result = trainer.fit()
+    assert result["epochs_run"] == 2
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.predict(), model(cora.x, cora.edge_index),
+                                   atol=1e-5, rtol=1e-5)
