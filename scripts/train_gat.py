@@ -18,6 +18,7 @@ import torch
 from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GAT, attention_entropy
 from pyg_course.train import run_experiment
+from pyg_course.train.baselines import PyGGAT
 from pyg_course.train.cli import config_from_args, data_from_args, training_parser
 
 
@@ -70,22 +71,27 @@ def main(argv=None):
     parser.add_argument("--heads", type=int, default=8, help="heads of each hidden layer")
     parser.add_argument("--output-heads", type=int, default=1,
                         help="heads of the output layer (averaged; the paper: 1, PubMed 8)")
+    parser.add_argument("--impl", choices=["ours", "pyg"], default="ours",
+                        help="train our GAT, or the same model built from PyG's GATConv")
     parser.add_argument("--save-attention", action="store_true",
                         help="write --out/attention.pt and --out/attention_entropy.png")
     args = parser.parse_args(argv)
     if args.save_attention and args.out is None:
         parser.error("--save-attention needs --out")
+    if args.save_attention and args.impl == "pyg":
+        parser.error("--save-attention works with --impl ours")
     data = data_from_args(args)
     config = config_from_args(args)
 
     def build():
-        return GAT(data.num_features, args.hidden, args.num_layers, num_classes(data),
+        cls = GAT if args.impl == "ours" else PyGGAT
+        return cls(data.num_features, args.hidden, args.num_layers, num_classes(data),
                    heads=args.heads, dropout=args.dropout, output_heads=args.output_heads)
 
-    name = f"GAT {args.dataset}"
+    name = f"GAT {args.dataset}" + (" (PyG)" if args.impl == "pyg" else "")
     results = run_experiment(build, data, config, runs=args.runs, seed=args.seed, out=args.out,
                              resume=args.resume, name=name,
-                             info={"model": repr(build()), "script": "train_gat.py"})
+                             info={"model": repr(build()), "impl": args.impl})
     if args.save_attention:
         out = Path(args.out)
         model = build()

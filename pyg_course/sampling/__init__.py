@@ -9,6 +9,5 @@ from pyg_course.sampling.negatives import (
 from pyg_course.sampling.positives import WalkPositiveSampler, walk_positives
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
 
-__all__ = ["CSRGraph", "random_walk",
-           "FarNegativeSampler", "UnigramNegativeSampler", "far_negatives", "unigram_negatives",
-           "WalkPositiveSampler", "walk_positives"]
+__all__ = ["CSRGraph", "FarNegativeSampler", "UnigramNegativeSampler", "WalkPositiveSampler",
+           "far_negatives", "random_walk", "unigram_negatives", "walk_positives"]

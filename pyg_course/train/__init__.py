@@ -2,7 +2,7 @@
 
 from pyg_course.train.checkpoint import load_checkpoint, save_atomic
 from pyg_course.train.experiment import mean_std, run_experiment
-from pyg_course.train.loop import Trainer, TrainConfig, prepare_features, resolve_device
+from pyg_course.train.loop import TrainConfig, Trainer, prepare_features, resolve_device
 
 __all__ = [
     "TrainConfig",

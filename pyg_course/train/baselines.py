@@ -32,3 +32,92 @@ class PyGGCN(torch.nn.Module):
             if i < len(self.convs) - 1:
                 x = x.relu()
         return x
+
+
+# Our GraphSAGE aggregators that PyG's ``SAGEConv`` computes exactly (same formula, same
+# parameter names); the others have no faithful PyG counterpart.
+_PYG_SAGE_AGGR = {"mean": dict(aggr="mean"), "pool": dict(aggr="max", project=True)}
+
+
+class PyGGraphSAGE(torch.nn.Module):
+    """:class:`~pyg_course.nn.models.GraphSAGE` built from ``torch_geometric.nn.SAGEConv``:
+    the same layers, activation and dropout placement, so the same state dict loads in both
+    (``strict=True``) and gives the same outputs.
+
+    ``aggr="mean"`` uses ``SAGEConv(aggr="mean")`` and ``aggr="pool"`` uses
+    ``SAGEConv(aggr="max", project=True)``. ``"gcn"`` and ``"lstm"`` are rejected: PyG's
+    ``SAGEConv`` has no GCN-style aggregator, and its ``aggr="lstm"`` is not the paper's (it
+    needs edges sorted by target, keeps that order in training instead of a random permutation,
+    and fixes the LSTM's width to the input size).
+
+    There is no layer-wise ``inference``; in mini-batch mode the training loop evaluates with
+    one full-batch forward pass, which is the same function (full neighbourhoods, eval mode).
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: int, dropout: float = 0.0, aggr: str = "mean",
+                 input_dropout: float = 0.0):
+        super().__init__()
+        if aggr not in _PYG_SAGE_AGGR:
+            raise ValueError(
+                f"PyGGraphSAGE: aggr {aggr!r} has no faithful equivalent in PyG's SAGEConv; "
+                f"valid: {', '.join(repr(a) for a in _PYG_SAGE_AGGR)} ('gcn': PyG has no "
+                f"GCN-style SAGE aggregator; 'lstm': PyG's LSTM aggregation needs sorted edges, "
+                f"does not permute neighbours in training and has width = input size)")
+        from torch_geometric.nn import SAGEConv
+
+        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.convs = torch.nn.ModuleList(SAGEConv(sizes[i], sizes[i + 1], **_PYG_SAGE_AGGR[aggr])
+                                         for i in range(num_layers))
+        self.aggr = aggr
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+
+    def reset_parameters(self):
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        x = F.dropout(x, self.input_dropout, self.training)
+        for i, conv in enumerate(self.convs):
+            x = conv(x, edge_index)
+            if i < len(self.convs) - 1:
+                x = F.dropout(x.relu(), self.dropout, self.training)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.convs[0].in_channels}, "
+                f"{self.convs[-1].out_channels}, num_layers={len(self.convs)}, "
+                f"aggr={self.aggr!r})")
+
+
+class PyGGAT(torch.nn.Module):
+    """GAT of Veličković et al. built from ``torch_geometric.nn.GATConv``, as in PyG's
+    ``examples/gat.py``: dropout on the input of every layer and on the attention, ELU between
+    layers, hidden heads concatenated, output heads averaged."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
+                 out_channels: int, heads: int = 8, dropout: float = 0.6,
+                 output_heads: int = 1):
+        super().__init__()
+        from torch_geometric.nn import GATConv
+
+        self.convs = torch.nn.ModuleList()
+        size = in_channels
+        for _ in range(num_layers - 1):
+            self.convs.append(GATConv(size, hidden_channels, heads=heads, dropout=dropout))
+            size = hidden_channels * heads
+        self.convs.append(GATConv(size, out_channels, heads=output_heads, concat=False,
+                                  dropout=dropout))
+        self.dropout = dropout
+
+    def reset_parameters(self):
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        for i, conv in enumerate(self.convs):
+            x = conv(F.dropout(x, self.dropout, self.training), edge_index)
+            if i < len(self.convs) - 1:
+                x = F.elu(x)
+        return x

@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Run every experiment the README reports and write results/RESULTS.md (+ JSON), the
+results section of README.md included.
+
+    python scripts/reproduce.py             # the full run (the README's numbers)
+    python scripts/reproduce.py --quick     # fewer seeds and epochs, a subset, < 10 minutes
+    python scripts/reproduce.py --dry-run   # list every experiment and its command
+
+A finished experiment whose command did not change is reused (delete results/runs/<key> or
+pass --force to run it again), so an interrupted reproduction continues where it stopped.
+"""
+
+import argparse
+from pathlib import Path
+
+from pyg_course.reproduce import REPO, experiments, run_all, write_tables
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer seeds and epochs, a subset")
+    p.add_argument("--dry-run", action="store_true", help="list the experiments, run nothing")
+    p.add_argument("--only", nargs="+", default=None, metavar="KEY",
+                   help="run only experiments whose key contains one of these strings")
+    p.add_argument("--no-peers", action="store_true", help="skip PyG's built-in layers")
+    p.add_argument("--force", action="store_true", help="re-run finished experiments")
+    p.add_argument("--results", default=str(REPO / "results"), help="output folder")
+    p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    args = p.parse_args(argv)
+
+    selected = [e for e in experiments() if (e.quick or not args.quick)
+                and (args.only is None or any(k in e.key for k in args.only))]
+    if args.dry_run:
+        for e in selected:
+            print(f"{e.key:32s} {' '.join(e.command(args.quick))}")
+            if e.peer_args is not None:
+                print(f"{e.key + '-pyg':32s} {' '.join(e.command(args.quick, peer=True))}")
+        print(f"{len(selected)} experiments")
+        return selected
+    results = Path(args.results)
+    run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers)
+    readme = None if args.no_readme or args.quick else REPO / "README.md"
+    print(write_tables(selected, results, args.quick, readme=readme))
+    return selected
+
+
+if __name__ == "__main__":
+    main()
