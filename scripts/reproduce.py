@@ -26,6 +26,8 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="re-run finished experiments")
     p.add_argument("--results", default=str(REPO / "results"), help="output folder")
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--tables-only", action="store_true",
+                   help="run nothing; write the tables from the finished runs")
     args = p.parse_args(argv)
 
     selected = [e for e in experiments() if (e.quick or not args.quick)
@@ -38,7 +40,8 @@ def main(argv=None):
         print(f"{len(selected)} experiments")
         return selected
     results = Path(args.results)
-    run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers)
+    if not args.tables_only:
+        run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers)
     readme = None if args.no_readme or args.quick else REPO / "README.md"
     print(write_tables(selected, results, args.quick, readme=readme))
     return selected

@@ -16,53 +16,11 @@ from pathlib import Path
 import torch
 
 from pyg_course.datasets import num_classes
-from pyg_course.nn.models import GAT, attention_entropy
+from pyg_course.metrics.attention import save_attention
+from pyg_course.nn.models import GAT
 from pyg_course.train import run_experiment
 from pyg_course.train.baselines import PyGGAT
 from pyg_course.train.cli import config_from_args, data_from_args, training_parser
-
-
-def save_attention(model, data, out: Path, title: str) -> dict:
-    """Attention of ``model`` (eval mode, full graph) per layer, its per-node entropy, a plot."""
-    model.eval()
-    with torch.no_grad():
-        _, attention = model(data.x, data.edge_index, return_attention_weights=True)
-    layers = []
-    for edge_index, alpha in attention:
-        entropy, uniform = attention_entropy(edge_index, alpha, data.num_nodes)
-        layers.append({"edge_index": edge_index, "alpha": alpha, "entropy": entropy,
-                       "uniform_entropy": uniform})
-    torch.save(layers, out / "attention.pt")
-    plot_entropy(layers, out / "attention_entropy.png", title)
-    return {f"layer{i + 1}": {"entropy_mean": float(layer["entropy"].mean()),
-                              "uniform_entropy_mean": float(layer["uniform_entropy"].mean())}
-            for i, layer in enumerate(layers)}
-
-
-def plot_entropy(layers, path: Path, title: str) -> None:
-    """Per layer: each node's learned attention entropy (mean over heads) against that of
-    uniform attention, log(in-degree); points on the diagonal attend uniformly."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(layers), figsize=(5 * len(layers), 4.5), squeeze=False)
-    for i, (ax, layer) in enumerate(zip(axes[0], layers)):
-        entropy = layer["entropy"]
-        learned = (entropy.mean(1) if entropy.dim() == 2 else entropy).numpy()
-        uniform = layer["uniform_entropy"].numpy()
-        top = float(max(learned.max(), uniform.max())) * 1.05
-        ax.plot([0, top], [0, top], color="grey", lw=1, label="uniform attention")
-        ax.scatter(uniform, learned, s=4, alpha=0.4, color="C3", label="nodes (mean over heads)")
-        ax.set(xlabel="uniform entropy log(in-degree) (nats)", ylabel="learned entropy (nats)",
-               title=f"layer {i + 1}: mean {learned.mean():.4f} vs uniform {uniform.mean():.4f}",
-               xlim=(0, top), ylim=(0, top))
-        ax.legend(loc="upper left")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv=None):

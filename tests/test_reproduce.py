@@ -1,0 +1,54 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from pyg_course.reproduce import BEGIN, END, Experiment, experiments, run_all, write_tables
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_dry_run_lists_every_experiment():
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--dry-run"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    keys = [e.key for e in experiments()]
+    assert len(keys) == len(set(keys))
+    for exp in experiments():
+        assert exp.key in proc.stdout
+        assert (REPO / "scripts" / exp.script).is_file(), exp.script
+    assert f"{len(keys)} experiments" in proc.stdout
+    quick = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--dry-run",
+                            "--quick"], capture_output=True, text=True, timeout=120)
+    assert 0 < int(re.search(r"(\d+) experiments", quick.stdout).group(1)) < len(keys)
+
+
+def test_one_experiment_end_to_end_and_table_format(tmp_path):
+    exp = Experiment("gcn-csbm", "GCN (Kipf & Welling, 2017)", "CSBM", "train_gcn.py",
+                     ["--dataset", "CSBM", "--epochs", "20"], runs=2, paper="—",
+                     peer_args=["--impl", "pyg"])
+    missing = Experiment("gat-csbm", "GAT", "CSBM", "train_gat.py", ["--dataset", "CSBM"], runs=1)
+    run_all([exp], tmp_path, quick=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\nold table\n{END}\noutro\n")
+    text = write_tables([exp, missing], tmp_path, quick=False, readme=readme)
+
+    row = next(line for line in text.splitlines() if line.startswith("| CSBM |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[1]) and float(cells[1].split()[0]) > 70
+    assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[3])  # PyG's layer, same loop
+    assert cells[4] == "2" and cells[5] == "`python scripts/train_gcn.py --dataset CSBM " \
+                                           "--epochs 20 --runs 2`"
+    assert "| CSBM | not run |" in text  # the GAT row that never ran says so
+    assert (tmp_path / "RESULTS.md").read_text().startswith("# Results")
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert abs(rows[0]["ours"][0] - float(cells[1].split()[0])) <= 0.05
+    content = readme.read_text()
+    assert "old table" not in content and content.startswith("intro\n")
+    assert content.endswith(f"{END}\noutro\n") and "| CSBM |" in content
+
+    # A second call reuses the finished runs instead of training again.
+    stamp = (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns
+    run_all([exp], tmp_path, quick=False)
+    assert (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns == stamp
