@@ -25,8 +25,13 @@ def parse(argv=None):
     p.add_argument("--walk-length", type=int, default=40, help="nodes per walk")
     p.add_argument("--window-size", type=int, default=10)
     p.add_argument("--emb-dim", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.01, help="ours (SparseAdam)")
-    p.add_argument("--batch-size", type=int, default=128, help="ours")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                   help="ours: word2vec SGD (default) or DGL's SparseAdam loop")
+    p.add_argument("--lr", type=float, default=None, help="ours (default of train_deepwalk)")
+    p.add_argument("--batch-size", type=int, default=None, help="ours")
+    p.add_argument("--epochs", type=int, default=1,
+                   help="passes for both: gensim epochs over its corpus; ours draws fresh walks "
+                        "each epoch (walks_per_node per epoch)")
     p.add_argument("--threads", type=int, default=2, help="torch threads = gensim workers")
     p.add_argument("--repeats", type=int, default=5, help="random 50%% splits per model")
     p.add_argument("--seed", type=int, default=0)
@@ -46,7 +51,7 @@ def gensim_deepwalk(edge_index, num_nodes, args):
     walks = random_walk(graph, starts, args.walk_length - 1)
     corpus = [[str(v) for v in w] for w in walks.tolist()]
     w2v = Word2Vec(corpus, vector_size=args.emb_dim, window=args.window_size, min_count=0,
-                   sg=1, hs=1, negative=0, workers=args.threads, epochs=1, seed=args.seed)
+                   sg=1, hs=1, negative=0, workers=args.threads, epochs=args.epochs, seed=args.seed)
     elapsed = time.perf_counter() - start
     emb = torch.zeros(num_nodes, args.emb_dim)
     for v in range(num_nodes):
@@ -61,7 +66,8 @@ def ours_deepwalk(data, args):
     start = time.perf_counter()
     model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
                      window_size=args.window_size, walks_per_node=args.walks_per_node)
-    train_deepwalk(model, epochs=1, lr=args.lr, batch_size=args.batch_size)
+    train_deepwalk(model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                   optimizer=args.optimizer)
     return model.embedding(), time.perf_counter() - start
 
 
@@ -78,7 +84,8 @@ def main(argv=None):
     data = load_dataset(args.dataset)
     print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; "
           f"{args.walks_per_node} walks/node of {args.walk_length} nodes, window "
-          f"{args.window_size}, dim {args.emb_dim}, {args.threads} threads/workers")
+          f"{args.window_size}, dim {args.emb_dim}, {args.epochs} epoch(s), {args.threads} "
+          f"threads/workers")
     rows = []
     for name, run in [("gensim (uniform walks + skip-gram HS)",
                        lambda: gensim_deepwalk(data.edge_index, data.num_nodes, args)),

@@ -57,8 +57,9 @@ class DeepWalk(nn.Module):
     :math:`m_i = \sum_j \omega_{|i-j|}` and :math:`K` negatives :math:`x_{b,i,k}` drawn per
     position. A row that occurs once in the batch moves by :math:`-\eta` times its gradient,
     the sum of its per-pair gradients as in word2vec; a row that occurs :math:`n > 1` times
-    (as a walk position or a negative) moves by the *mean* of its :math:`n` per-occurrence
-    gradients (DGL's ``avg_sgd``), so hubs and small graphs do not blow up with the batch.
+    moves by its summed gradient divided by :math:`n` (like DGL's ``avg_sgd``), so hubs and
+    small graphs do not blow up with the batch. A walk position counts as one occurrence and
+    a negative draw as :math:`1/K` (a position comes with :math:`K` draws).
 
     Args:
         g (Data or Tensor): a PyG ``Data`` (its ``edge_index`` and ``num_nodes``), or a
@@ -268,9 +269,12 @@ class DeepWalk(nn.Module):
             gn = torch.sigmoid(neg_score).neg_().mul_(m)               # -dS/dneg_score
             grad_u += torch.einsum("blk,blkd->bld", gn, cn)
             _average_add(U, flat, grad_u.view(-1, D), lr)
+            # A negative draw is 1/K of an occurrence: a position comes with K draws.
+            units = torch.cat([torch.ones_like(flat, dtype=u.dtype),
+                               torch.full_like(neg, 1.0 / K, dtype=u.dtype)])
             _average_add(C, torch.cat([flat, neg]),
                          torch.cat([grad_c.view(-1, D),
-                                    (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)]), lr)
+                                    (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)]), lr, units)
         else:
             _average_add(U, flat, grad_u.view(-1, D), lr)
             _average_add(C, flat, grad_c.view(-1, D), lr)
@@ -299,12 +303,19 @@ class DeepWalk(nn.Module):
                 f"walk_length={self.walk_length}, window_size={self.window_size})")
 
 
-def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float) -> None:
-    """``table[v] += lr * mean of the rows of grad at index == v``, for every v in index."""
-    rows, inverse, counts = torch.unique(index, return_inverse=True, return_counts=True)
+def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,
+                 units: Optional[Tensor] = None) -> None:
+    """``table[v] += lr * (sum of the rows of grad at index == v) / max(1, n_v)``, with
+    ``n_v`` the number of occurrences of ``v`` in ``index`` (each weighted by ``units``)."""
+    rows, inverse = torch.unique(index, return_inverse=True)
     total = torch.zeros(rows.numel(), grad.size(1), dtype=grad.dtype, device=grad.device)
     total.index_add_(0, inverse, grad)
-    table.index_add_(0, rows, total.div_(counts.unsqueeze(1).to(grad.dtype)), alpha=lr)
+    counts = torch.zeros(rows.numel(), dtype=grad.dtype, device=grad.device)
+    if units is None:
+        counts.index_add_(0, inverse, torch.ones_like(index, dtype=grad.dtype))
+    else:
+        counts.index_add_(0, inverse, units)
+    table.index_add_(0, rows, total.div_(counts.clamp_(min=1).unsqueeze(1)), alpha=lr)
 
 
 def _graph_of(g, num_nodes: Optional[int]):

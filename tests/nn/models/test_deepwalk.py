@@ -186,11 +186,13 @@ def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight)
     C0 = model.context_embed.weight.detach().clone().requires_grad_()
     ref, weighted_pairs = _reference_sum_loss(U0, C0, walks, 3, negatives, neg_weight)
     ref.backward()
-    # A row met n times in the batch (positions; negatives too for the context table) moves by
-    # the mean of its n per-occurrence gradients: the summed gradient divided by n.
+    # A row met n > 1 times in the batch moves by its summed gradient / n; for the context
+    # table a negative draw counts 1/K of an occurrence.
     n_u = torch.bincount(walks.reshape(-1), minlength=9).double().clamp(min=1)
-    n_c = torch.bincount(torch.cat([walks.reshape(-1), negatives.reshape(-1)]),
-                         minlength=9).double().clamp(min=1)
+    n_c = torch.bincount(walks.reshape(-1), minlength=9).double()
+    if negative_size > 0:
+        n_c += torch.bincount(negatives.reshape(-1), minlength=9).double() / negative_size
+    n_c = n_c.clamp(min=1)
     loss = model.sgd_step(walks, 0.1, negatives=negatives)
     assert loss.item() == pytest.approx(ref.item() / weighted_pairs, rel=1e-12)
     assert torch.allclose(model.node_embed.weight, U0 - 0.1 * U0.grad / n_u[:, None],
