@@ -22,7 +22,7 @@ class GraphSAGE(torch.nn.Module):
 
     .. math::
         \mathbf{H}^{(l+1)} = \mathrm{drop}\big(\sigma(\mathrm{SAGE}^{(l)}(\mathbf{H}^{(l)},
-        \mathbf{A}))\big), \qquad \mathbf{H}^{(0)} = \mathbf{X},
+        \mathbf{A}))\big), \qquad \mathbf{H}^{(0)} = \mathrm{drop}_{in}(\mathbf{X}),
 
     the last layer without activation. Same signature as
     :class:`torch_geometric.nn.models.GraphSAGE`, plus the paper's aggregators.
@@ -44,6 +44,8 @@ class GraphSAGE(torch.nn.Module):
             ``"lstm"``) combining every layer's output, followed by a linear layer to
             ``out_channels``; ``None`` uses the last layer. (default: ``None``)
         act (str or Callable): activation between layers. (default: ``"relu"``)
+        input_dropout (float): dropout probability on the input features, before the first
+            layer (as in GCN and GAT; not in PyG's ``GraphSAGE``). (default: ``0.0``)
         **kwargs: passed to every :class:`SAGEConv` (e.g. ``normalize``, ``aggr_channels``).
     """
 
@@ -57,6 +59,7 @@ class GraphSAGE(torch.nn.Module):
         aggr: str = "mean",
         jk: Optional[str] = None,
         act: Union[str, Callable, None] = "relu",
+        input_dropout: float = 0.0,
         **kwargs: Any,
     ):
         super().__init__()
@@ -67,6 +70,7 @@ class GraphSAGE(torch.nn.Module):
         self.num_layers = num_layers
         self.out_channels = hidden_channels if out_channels is None else out_channels
         self.dropout = dropout
+        self.input_dropout = input_dropout
         self.aggr = aggr
         self.jk_mode = jk
         self.act = activation_resolver(act) if act is not None else torch.nn.Identity()
@@ -103,6 +107,7 @@ class GraphSAGE(torch.nn.Module):
         """``n_id`` (optional): the nodes' ids in the full graph, for a mini-batch; it fixes
         the evaluation-mode neighbour order of the ``lstm`` aggregator (see
         :class:`SAGEConv`) so that a subgraph gives the full graph's numbers."""
+        x = F.dropout(x, self.input_dropout, self.training)
         xs = []
         for i, conv in enumerate(self.convs):
             x = self._after_conv(i, conv(x, edge_index, src_ids=n_id))

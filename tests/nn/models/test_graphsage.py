@@ -52,6 +52,21 @@ def test_dropout_only_in_training(graph):
     torch.testing.assert_close(model(graph.x, graph.edge_index), model(graph.x, graph.edge_index))
 
 
+def test_input_dropout(graph):
+    """Input dropout acts on the features before the first layer, in training only: with
+    p = 1 every input is zeroed, so the training output is the model applied to zeros."""
+    model = GraphSAGE(graph.num_features, 16, 2, 3, input_dropout=1.0)
+    model.train()
+    zeros = torch.zeros_like(graph.x)
+    torch.testing.assert_close(model(graph.x, graph.edge_index),
+                               model(zeros, graph.edge_index))
+    model.eval()
+    assert not torch.allclose(model(graph.x, graph.edge_index), model(zeros, graph.edge_index))
+    loader = NeighborLoader(graph, num_neighbors=[-1], batch_size=128, shuffle=False)
+    torch.testing.assert_close(model.inference(loader, "cpu"), model(graph.x, graph.edge_index),
+                               atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
 def test_learns_csbm(graph, aggr):
     """A few full-batch epochs must separate a well-separated CSBM far above chance (1/3)."""

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Train GraphSAGE (Hamilton et al., 2017) with the mean, gcn, pool or lstm aggregator, full batch
+or on neighbour-sampled mini-batches; report test accuracy at the best validation epoch as
+mean ± std over --runs seeds.
+
+    python scripts/train_sage.py --dataset Cora --aggr mean --mode minibatch --runs 10
+    python scripts/train_sage.py --dataset Cora --aggr mean --impl pyg --runs 10  # PyG's SAGEConv
+    torchrun --nproc_per_node 2 scripts/train_sage.py --ddp --aggr pool --out runs/sage_ddp
+    python scripts/train_sage.py --unsupervised --dataset Cora        # unsupervised loss + probe
+"""
+
+from pyg_course.datasets import num_classes
+from pyg_course.nn.models import GraphSAGE
+from pyg_course.train import run_experiment
+from pyg_course.train.baselines import PyGGraphSAGE
+from pyg_course.train.cli import config_from_args, data_from_args, training_parser
+from pyg_course.train.unsupervised import add_unsupervised_args, run_unsupervised
+
+INPUT_DROPOUT = 0.5
+
+
+def parser():
+    p = training_parser(__doc__.splitlines()[0], mode="minibatch", hidden=64, epochs=100)
+    g = p.add_argument_group("GraphSAGE")
+    g.add_argument("--aggr", choices=["mean", "gcn", "pool", "lstm"], default="mean")
+    g.add_argument("--impl", choices=["ours", "pyg"], default="ours",
+                   help="train our GraphSAGE, or the same model built from PyG's SAGEConv "
+                        "(mean and pool only)")
+    g.add_argument("--input-dropout", type=float, default=INPUT_DROPOUT,
+                   help="dropout on the input features")
+    g.add_argument("--aggr-channels", type=int, default=None,
+                   help="hidden size of the pool layer / LSTM (default: the input size for "
+                        "pool, as PyG; 128 for lstm, as the paper's code)")
+    g.add_argument("--jk", choices=["last", "cat", "max", "lstm"], default=None,
+                   help="jumping knowledge over the layers' outputs (default: none)")
+    g.add_argument("--normalize", action="store_true", help="l2-normalise each layer's output")
+    g.add_argument("--ddp", action="store_true",
+                   help="distributed data parallel; start with torchrun --nproc_per_node N")
+    g.add_argument("--unsupervised", action="store_true",
+                   help="train with the unsupervised GraphSAGE loss and report a linear probe")
+    add_unsupervised_args(p)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.unsupervised:
+        return run_unsupervised(args)
+    data = data_from_args(args)
+    config = config_from_args(args)
+    aggr_channels = args.aggr_channels
+    if aggr_channels is None and args.aggr == "lstm":
+        aggr_channels = 128
+
+    if args.impl == "pyg":
+        if args.jk or args.normalize or args.aggr_channels or args.ddp:
+            raise SystemExit("error: --impl pyg takes none of --jk, --normalize, "
+                             "--aggr-channels, --ddp")
+        try:
+            PyGGraphSAGE(1, 1, 1, 1, aggr=args.aggr)
+        except ValueError as exc:
+            raise SystemExit(f"error: --impl pyg --aggr {args.aggr}: {exc}") from None
+
+    def build():
+        if args.impl == "pyg":
+            return PyGGraphSAGE(data.num_features, args.hidden, args.num_layers,
+                                num_classes(data), dropout=args.dropout, aggr=args.aggr,
+                                input_dropout=args.input_dropout)
+        return GraphSAGE(data.num_features, args.hidden, args.num_layers, num_classes(data),
+                         dropout=args.dropout, aggr=args.aggr, jk=args.jk,
+                         normalize=args.normalize, aggr_channels=aggr_channels,
+                         input_dropout=args.input_dropout)
+
+    kwargs = dict(runs=args.runs, seed=args.seed, out=args.out, resume=args.resume,
+                  name=f"GraphSAGE-{args.aggr} {args.dataset}"
+                       + (" (PyG)" if args.impl == "pyg" else ""),
+                  info={"model": repr(build()), "script": "train_sage.py", "ddp": args.ddp,
+                        "impl": args.impl})
+    if not args.ddp:
+        return run_experiment(build, data, config, **kwargs)
+
+    from pyg_course.train.distributed import DistributedTrainer, distributed, world_size
+
+    with distributed(args.device):
+        kwargs["info"]["world_size"] = world_size()
+        return run_experiment(build, data, config, trainer_cls=DistributedTrainer, **kwargs)
+
+
+if __name__ == "__main__":
+    main()
