@@ -12,7 +12,10 @@ Each rank holds a full replica of the model and the graph; every epoch the train
 shuffled with a seed shared by all ranks and cut into ``world_size`` disjoint shards of equal
 size (``DistributedSampler`` with ``drop_last``: at most ``world_size - 1`` nodes sit out an
 epoch, a different few each time). Each rank samples its mini-batches from its shard only, DDP
-averages the gradients, so every rank takes the same optimizer step. Rank 0 evaluates and
+averages the gradients, so every rank takes the same optimizer step. In full-batch mode
+(``--mode full``) each rank's loss is the mean over its shard; when the training nodes split
+evenly the average of the shard means is the mean over all of them, so without dropout the run
+equals single-process full-batch training (with dropout each rank draws its own masks). Rank 0 evaluates and
 broadcasts the metrics (so early stopping agrees everywhere), and only rank 0 prints, logs and
 writes checkpoints; a checkpoint carries every rank's RNG state, so ``--resume`` with the same
 number of processes continues exactly.
@@ -105,8 +108,9 @@ class DistributedTrainer(Trainer):
     results on rank 0 only.
 
     All ranks must build the model from the same seed; DDP also broadcasts rank 0's parameters
-    when it wraps the model. After that each rank's global RNG is re-seeded with a rank offset,
-    so dropout masks and neighbour samples differ between ranks.
+    when it wraps the model, and the shards follow rank 0's seed. After that each rank's global
+    RNG is re-seeded with a rank offset, so dropout masks and neighbour samples differ between
+    ranks.
     """
 
     def __init__(self, model: torch.nn.Module, data, config: TrainConfig, **kwargs):
@@ -114,8 +118,9 @@ class DistributedTrainer(Trainer):
             raise RuntimeError("DistributedTrainer needs an initialised process group; "
                                "use pyg_course.train.distributed.distributed() under torchrun")
         self.rank, self.world_size = rank(), world_size()
-        # One seed shared by all ranks for the shards; run_experiment seeds every rank alike.
-        self.shard_seed = torch.initial_seed() % (2**31)
+        # One seed shared by all ranks for the shards: rank 0's, so that ranks seeded
+        # differently (e.g. torch.manual_seed(seed + rank)) still get disjoint shards.
+        self.shard_seed = broadcast_object(torch.initial_seed() % (2**31))
         device = (f"cuda:{torch.cuda.current_device()}"
                   if dist.get_backend() == "nccl" else "cpu")
         config = dataclasses.replace(config, device=device,
