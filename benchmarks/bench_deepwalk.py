@@ -6,7 +6,9 @@ gensim skip-gram with hierarchical softmax), same walks per node, in one run.
     PYG_COURSE_DATA=/path/to/data python benchmarks/bench_deepwalk.py --threads 2
 
 Prints the wall time to train (walks included) and micro/macro-F1 at a 50% training ratio
-(one-vs-rest logistic regression, top-k labels) for both, and the ratios.
+(one-vs-rest logistic regression, top-k labels) for both, and the ratios. CPU only.
+``run(argv)`` returns the result as a row for ``benchmarks/run_all.py``, with the peak extra
+memory of each training run (a row saying it was skipped where gensim is not installed).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ def parse(argv=None):
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
                    help="ours: word2vec SGD (default) or DGL's SparseAdam loop")
     p.add_argument("--lr", type=float, default=None, help="ours (default of train_deepwalk)")
+    p.add_argument("--ours-walks-per-node", type=int, default=None,
+                   help="walks per node for ours (default: --walks-per-node, the same walks "
+                        "budget; more shows F1 at a comparable wall time)")
+    p.add_argument("--hs", action="store_true",
+                   help="ours with hierarchical softmax (default: negative sampling)")
     p.add_argument("--batch-size", type=int, default=None, help="ours")
     p.add_argument("--epochs", type=int, default=1,
                    help="passes for both: gensim epochs over its corpus; ours draws fresh walks "
@@ -65,13 +72,17 @@ def ours_deepwalk(data, args):
 
     start = time.perf_counter()
     model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
-                     window_size=args.window_size, walks_per_node=args.walks_per_node)
+                     window_size=args.window_size,
+                     walks_per_node=args.ours_walks_per_node or args.walks_per_node,
+                     fast_neg=False, hierarchical_softmax=args.hs)
     train_deepwalk(model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                    optimizer=args.optimizer)
     return model.embedding(), time.perf_counter() - start
 
 
 def main(argv=None):
+    from run_all import peak_memory_mb
+
     args = parse(argv)
     try:
         import gensim  # noqa: F401
@@ -83,7 +94,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
     print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; "
-          f"{args.walks_per_node} walks/node of {args.walk_length} nodes, window "
+          f"{args.walks_per_node} walks/node of {args.walk_length} nodes"
+          + (f" (ours: {args.ours_walks_per_node})" if args.ours_walks_per_node else "")
+          + f", window "
           f"{args.window_size}, dim {args.emb_dim}, {args.epochs} epoch(s), {args.threads} "
           f"threads/workers")
     rows = []
@@ -91,16 +104,39 @@ def main(argv=None):
                        lambda: gensim_deepwalk(data.edge_index, data.num_nodes, args)),
                       ("pyg_course DeepWalk", lambda: ours_deepwalk(data, args))]:
         torch.manual_seed(args.seed)
-        emb, elapsed = run()
+        result = []
+        mem = peak_memory_mb(lambda run=run, result=result: result.append(run()))
+        emb, elapsed = result[0]
         f1 = multilabel_f1(emb, data.y, 0.5, repeats=args.repeats, seed=args.seed)
-        rows.append((name, elapsed, f1))
+        rows.append((name, elapsed, f1, mem))
         print(f"{name:40s} train {elapsed:7.1f} s   micro-F1 {f1['micro']:.4f} ± "
               f"{f1['micro_std']:.4f}   macro-F1 {f1['macro']:.4f} ± {f1['macro_std']:.4f}",
               flush=True)
-    (_, t_ref, f_ref), (_, t_ours, f_ours) = rows
+    (_, t_ref, f_ref, _), (_, t_ours, f_ours, _) = rows
     print(f"speed-up (gensim time / ours): {t_ref / t_ours:.2f}x;  micro-F1 ours - gensim: "
           f"{f_ours['micro'] - f_ref['micro']:+.4f};  macro-F1 ours - gensim: "
           f"{f_ours['macro'] - f_ref['macro']:+.4f}")
+    return rows
+
+
+def run(argv=None) -> list:
+    """:func:`main`, its result as a row for ``benchmarks/run_all.py``."""
+    from run_all import row
+
+    args = parse(argv)
+    ours_walks = (f" (ours {args.ours_walks_per_node})" if args.ours_walks_per_node else "")
+    case = (f"{args.dataset}: train (walks included), {args.walks_per_node}{ours_walks} "
+            f"walks/node x "
+            f"{args.walk_length}, window {args.window_size}, dim {args.emb_dim}")
+    try:
+        import gensim  # noqa: F401
+    except ImportError:
+        return [row("deepwalk", f"skipped: gensim not installed ({case})")]
+    (_, t_ref, f_ref, m_ref), (_, t_ours, f_ours, m_ours) = main(argv)
+    note = (f"micro/macro-F1 ours {f_ours['micro']:.3f}/{f_ours['macro']:.3f}, gensim "
+            f"{f_ref['micro']:.3f}/{f_ref['macro']:.3f}")
+    return [row("deepwalk", case, t_ours, "gensim Word2Vec (skip-gram, HS)", t_ref, m_ours,
+                m_ref, note=note)]
 
 
 if __name__ == "__main__":

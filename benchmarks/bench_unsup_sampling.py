@@ -11,6 +11,8 @@ re-implementation of the reference sampler, same batch and graph, one run.
    peak extra memory (RSS high-water above the RSS with the graph loaded; the high-water mark is
    reset through ``/proc/self/clear_refs``). Target: <= 1 GB extra.
 
+CPU only. ``run(argv)`` returns the results as rows for ``benchmarks/run_all.py``.
+
     PYG_COURSE_DATA=/work/shared/data python benchmarks/bench_unsup_sampling.py
 """
 
@@ -187,7 +189,7 @@ def bench_big(args):
     return res
 
 
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--num-walks", type=int, default=10)
@@ -205,7 +207,11 @@ def main(argv=None):
     p.add_argument("--skip-cora", action="store_true")
     p.add_argument("--skip-big", action="store_true")
     p.add_argument("--big-child", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.big_child:
         return big_child(args)
     torch.set_num_threads(args.threads)
@@ -215,6 +221,37 @@ def main(argv=None):
     if not args.skip_big:
         results["big"] = bench_big(args)
     return results
+
+
+def run(argv=None) -> list:
+    """:func:`main`, its results as rows for ``benchmarks/run_all.py`` (ours / the reference;
+    the reference is not run on the large graph, where those rows have ours alone)."""
+    from run_all import row
+
+    args = parse_args(argv)
+    results = main(argv)
+    rows = []
+    if "cora" in results:
+        r = {k: v / 1e3 for k, v in results["cora"].items() if k.endswith("_ms")}
+        case = f"Cora, batch {args.batch_size}: "
+        peer = "Python-set reference sampler"
+        rows += [row("unsup_sampling", case + "walk positives", r["ours_pos_ms"], peer,
+                     r["ref_pos_ms"]),
+                 row("unsup_sampling", case + f"far negatives (> {args.num_hops} hops, cached)",
+                     r["ours_neg_ms"], peer, r["ref_neg_ms"]),
+                 row("unsup_sampling", case + "far negatives (no cache)",
+                     r["ours_neg_nocache_ms"], peer, r["ref_neg_ms"]),
+                 row("unsup_sampling", case + "batch total (cached)",
+                     r["ours_pos_ms"] + r["ours_neg_ms"], peer, r["ref_pos_ms"] + r["ref_neg_ms"]),
+                 row("unsup_sampling", "Cora: one-time build of our samplers", r["build_ms"])]
+    if "big" in results:
+        r = results["big"]
+        case = f"{args.big_nodes:,} nodes / {args.big_edges:,} edges, batch {args.big_batch}: "
+        rows += [row("unsup_sampling", case + "build", r["build_s"], ours_mem_mb=r["extra_peak_mb"],
+                     note="memory: peak extra over build and batches"),
+                 row("unsup_sampling", case + "walk positives", r["pos_s"]),
+                 row("unsup_sampling", case + "far negatives", r["neg_s"])]
+    return rows
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ class Experiment:
         read: ``results.json -> (mean, std)``; ``unit`` is printed in the header.
         runs_flag: ``False`` for scripts that take no ``--runs``.
         quick: part of ``--quick``.
+        run_key: folder of the run when several rows read one run (default ``key``).
+        out_name: the script's ``--out`` is ``<folder>/<out_name>`` (a prefix) instead of
+            the folder.
+        result_file: the file in the folder the run writes last (``.json`` or ``.csv``);
+            ``read`` gets it parsed (a dict, or ``{"rows": [...]}`` for a CSV).
+        fmt: how ``(mean, std)`` is printed.
     """
 
     key: str
@@ -61,6 +67,14 @@ class Experiment:
     unit: str = "test accuracy (%)"
     quick: bool = True
     runs_flag: bool = True
+    run_key: Optional[str] = None
+    out_name: Optional[str] = None
+    result_file: str = "results.json"
+    fmt: str = "{:.1f} ± {:.1f}"
+
+    @property
+    def folder(self) -> str:
+        return self.run_key or self.key
 
     def command(self, quick: bool, peer: bool = False) -> List[str]:
         args = list(self.args)
@@ -103,62 +117,157 @@ def experiments() -> List[Experiment]:
                                "train_gat.py", ["--dataset", ds], paper=gat_paper,
                                peer_args=["--impl", "pyg"], quick_args=["--epochs", "100"],
                                quick=ds == "Cora"))
+    exps += _deepwalk_experiments() + _oversmoothing_experiments()
     return exps
 
 
+def _probe_f1(metric: str) -> Callable[[dict], tuple]:
+    def read(res: dict) -> tuple:
+        s = res["summary"]
+        return s[f"{metric}_mean"], s.get(f"{metric}_std", 0.0)
+    return read
+
+
+def _deepwalk_experiments() -> List[Experiment]:
+    group = "DeepWalk (Perozzi et al., 2014) + linear probe"
+    exps = [Experiment(f"deepwalk-{ds.lower()}", group, f"{ds}: test accuracy (%)",
+                       "train_deepwalk.py", ["--dataset", ds, "--plot", "none"], runs=5,
+                       paper=f"{paper} (GCN paper)", read=_summary("test_acc"),
+                       quick_args=["--epochs", "2"], quick_runs=1, quick=ds == "Cora",
+                       unit="test accuracy (%) / F1")
+            for ds, paper in (("Cora", "67.2"), ("CiteSeer", "43.2"))]
+    blog = ["--dataset", "BlogCatalog", "--plot", "none", "--repeats", "2"]
+    for metric, paper in (("micro", "—"), ("macro", "0.211 (node2vec paper)")):
+        exps.append(Experiment(
+            f"deepwalk-blogcatalog-{metric}", group, f"BlogCatalog: {metric}-F1 at 50%",
+            "train_deepwalk.py", blog, runs=3, paper=paper, read=_probe_f1(f"{metric}@50"),
+            run_key="deepwalk-blogcatalog", fmt="{:.3f} ± {:.3f}", quick=False,
+            unit="test accuracy (%) / F1"))
+    return exps
+
+
+OVERSMOOTHING = ["--dataset", "Cora", "--depths", "2", "8", "32", "64", "--remedies", "plain",
+                 "residual", "pairnorm", "gcnii", "--epochs", "60", "--patience", "20",
+                 "--gcnii-epochs", "200", "--gcnii-patience", "50"]
+
+
+def _cell_of(remedy: str, depth: int) -> Callable[[dict], tuple]:
+    def read(res: dict) -> tuple:
+        for row in res["rows"]:
+            if row["remedy"] == remedy and int(row["depth"]) == depth:
+                return float(row["test_acc"]), float(row.get("test_acc_std") or 0.0)
+        raise KeyError(f"no {remedy} row at depth {depth}")
+    return read
+
+
+def _oversmoothing_experiments() -> List[Experiment]:
+    # One sweep, several rows. Paper: GCNII (Chen et al., 2020), Table 3, Cora.
+    rows = [("plain", 2, "GCN, 2 layers", "81.1"), ("plain", 64, "GCN, 64 layers", "28.7"),
+            ("residual", 64, "residual GCN, 64 layers", "—"),
+            ("pairnorm", 64, "GCN + PairNorm, 64 layers", "—"),
+            ("gcnii", 64, "GCNII, 64 layers", "85.5")]
+    return [Experiment(f"oversmoothing-{remedy}-{depth}", "Over-smoothing on Cora (one seed per "
+                       "cell; scripts/oversmoothing.py)", label, "oversmoothing.py",
+                       OVERSMOOTHING, runs=1, quick_runs=1, paper=paper,
+                       read=_cell_of(remedy, depth), run_key="oversmoothing",
+                       out_name="oversmoothing", result_file="oversmoothing.csv",
+                       quick_args=["--quick", "--depths", "2", "64"])
+            for remedy, depth, label, paper in rows]
+
+
 def _out_dir(results: Path, exp: Experiment, peer: bool) -> Path:
-    return results / "runs" / (exp.key + ("-pyg" if peer else ""))
+    return results / "runs" / (exp.folder + ("-pyg" if peer else ""))
+
+
+def _parse(path: Path) -> dict:
+    if path.suffix == ".csv":
+        return {"rows": read_csv(path)}
+    return json.loads(path.read_text())
 
 
 def run_one(exp: Experiment, results: Path, quick: bool, peer: bool, force: bool,
-            log: Callable[[str], None] = print) -> Optional[dict]:
-    """Run one experiment unless ``results.json`` from the same command already exists."""
+            log: Callable[[str], None] = print, threads: Optional[int] = None) -> Optional[dict]:
+    """Run one experiment unless its result file from the same command already exists.
+    ``threads`` sets ``OMP_NUM_THREADS`` of the run (for runs side by side)."""
     out = _out_dir(results, exp, peer)
     cmd = exp.command(quick, peer)
     stamp = out / "command.txt"
-    done = out / "results.json"
+    done = out / exp.result_file
     if not force and done.is_file() and stamp.is_file() and stamp.read_text() == shlex.join(cmd):
         log(f"  reuse  {shlex.join(cmd)}")
-        return json.loads(done.read_text())
+        return _parse(done)
     out.mkdir(parents=True, exist_ok=True)
+    for old in (done, stamp):
+        old.unlink(missing_ok=True)
     log(f"  run    {shlex.join(cmd)}")
     start = time.perf_counter()
-    full = [sys.executable, *cmd[1:], "--out", str(out), "--no-progress"]
+    target = out / exp.out_name if exp.out_name else out
+    full = [sys.executable, *cmd[1:], "--out", str(target), "--no-progress"]
+    env = dict(os.environ)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     with open(out / "log.txt", "w") as f:
-        proc = subprocess.run(full, cwd=REPO, stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.run(full, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0 or not done.is_file():
         log(f"  FAILED ({proc.returncode}) after {time.perf_counter() - start:.0f} s: "
-            f"see {out / 'log.txt'}")
+            f"{shlex.join(cmd)}; see {out / 'log.txt'}")
         return None
     stamp.write_text(shlex.join(cmd))
-    log(f"  done in {time.perf_counter() - start:.0f} s")
-    return json.loads(done.read_text())
+    log(f"  done in {time.perf_counter() - start:.0f} s: {shlex.join(cmd)}")
+    return _parse(done)
 
 
 def run_all(selected: Sequence[Experiment], results: Path, quick: bool, force: bool = False,
-            peers: bool = True) -> None:
-    for i, exp in enumerate(selected):
-        print(f"[{i + 1}/{len(selected)}] {exp.group}: {exp.label}", flush=True)
-        run_one(exp, results, quick, False, force)
-        if peers and exp.peer_args is not None:
-            run_one(exp, results, quick, True, force)
+            peers: bool = True, jobs: int = 1) -> None:
+    """Run every selected experiment (and its PyG peer); rows that share a run folder run it
+    once. With ``jobs > 1`` that many runs go side by side, one thread each."""
+    tasks, seen = [], set()
+    for exp in selected:
+        for peer in ([False, True] if peers and exp.peer_args is not None else [False]):
+            folder = _out_dir(results, exp, peer)
+            if folder not in seen:
+                seen.add(folder)
+                tasks.append((exp, peer))
+    if jobs <= 1:
+        for i, (exp, peer) in enumerate(tasks):
+            print(f"[{i + 1}/{len(tasks)}] {exp.group}: {exp.label}{' (PyG)' if peer else ''}",
+                  flush=True)
+            run_one(exp, results, quick, peer, force)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    print(f"{len(tasks)} runs, {jobs} at a time (OMP_NUM_THREADS=1 each)", flush=True)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(lambda t: run_one(t[0], results, quick, t[1], force, log, threads=1),
+                      tasks))
 
 
 def _cell(res: Optional[dict], exp: Experiment) -> str:
     if res is None:
         return "not run"
-    mean, std = exp.read(res)
-    return f"{mean:.1f} ± {std:.1f}"
+    try:
+        mean, std = exp.read(res)
+    except (KeyError, ValueError):
+        return "not run"
+    return exp.fmt.format(mean, std)
 
 
 def _load(results: Path, exp: Experiment, peer: bool, quick: bool) -> Optional[dict]:
     out = _out_dir(results, exp, peer)
     stamp = out / "command.txt"
-    if not (out / "results.json").is_file() or not stamp.is_file():
+    if not (out / exp.result_file).is_file() or not stamp.is_file():
         return None
     if stamp.read_text() != shlex.join(exp.command(quick, peer)):
         return None  # produced by another command: not this table's number
-    return json.loads((out / "results.json").read_text())
+    return _parse(out / exp.result_file)
+
+
+def _read(res: Optional[dict], exp: Experiment):
+    try:
+        return exp.read(res) if res else None
+    except (KeyError, ValueError):
+        return None
 
 
 def write_tables(selected: Sequence[Experiment], results: Path, quick: bool,
@@ -181,14 +290,14 @@ def write_tables(selected: Sequence[Experiment], results: Path, quick: bool,
         lines.append(f"| {exp.label} | {_cell(ours, exp)} | {exp.paper} | {peer_cell} | {n} | "
                      f"`{shlex.join(exp.command(quick))}` |")
         rows.append({"key": exp.key, "group": exp.group, "label": exp.label,
-                     "ours": exp.read(ours) if ours else None,
-                     "peer": exp.read(peer) if peer else None, "paper": exp.paper,
+                     "ours": _read(ours, exp), "peer": _read(peer, exp), "paper": exp.paper,
                      "seeds": n, "command": shlex.join(exp.command(quick))})
     header = (f"Generated by `python scripts/reproduce.py{' --quick' if quick else ''}` on "
               f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} CPU cores, "
-              f"Python {platform.python_version()}). Test accuracy at the best validation epoch, "
-              f"mean ± std over the seeds shown; 'not run' marks a row whose run is missing or "
-              f"failed.")
+              f"Python {platform.python_version()}). Supervised rows: test accuracy at the best "
+              f"validation epoch; probes: test accuracy of a logistic regression on the frozen "
+              f"embeddings; mean ± std over the seeds shown. 'not run' marks a row whose run is "
+              f"missing or failed.")
     text = "\n".join([header, *lines]) + "\n"
     results.mkdir(parents=True, exist_ok=True)
     (results / "RESULTS.md").write_text("# Results\n\n" + text)

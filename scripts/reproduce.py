@@ -5,6 +5,7 @@ results section of README.md included.
     python scripts/reproduce.py             # the full run (the README's numbers)
     python scripts/reproduce.py --quick     # fewer seeds and epochs, a subset, < 10 minutes
     python scripts/reproduce.py --dry-run   # list every experiment and its command
+    python scripts/reproduce.py --jobs 2    # two runs side by side, one thread each
 
 A finished experiment whose command did not change is reused (delete results/runs/<key> or
 pass --force to run it again), so an interrupted reproduction continues where it stopped.
@@ -26,6 +27,8 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="re-run finished experiments")
     p.add_argument("--results", default=str(REPO / "results"), help="output folder")
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs side by side (each with OMP_NUM_THREADS=1); 2 on a 2-core CPU")
     p.add_argument("--tables-only", action="store_true",
                    help="run nothing; write the tables from the finished runs")
     args = p.parse_args(argv)
@@ -41,7 +44,8 @@ def main(argv=None):
         return selected
     results = Path(args.results)
     if not args.tables_only:
-        run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers)
+        run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers,
+                jobs=args.jobs)
     readme = None if args.no_readme or args.quick else REPO / "README.md"
     print(write_tables(selected, results, args.quick, readme=readme))
     return selected

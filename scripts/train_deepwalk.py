@@ -16,6 +16,7 @@ import json
 import os
 import time
 
+import numpy as np
 import torch
 
 from pyg_course.datasets import DATASETS, load_dataset
@@ -57,7 +58,14 @@ def parser() -> argparse.ArgumentParser:
                         "KarateClub)")
     p.add_argument("--lr", type=float, default=None,
                    help="initial lr (default 0.025 for sgd, 0.01 for adam)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the first run")
+    p.add_argument("--runs", type=int, default=1,
+                   help="seeds --seed, --seed+1, ...; results.json gets their mean ± std "
+                        "(the first seed's embeddings are saved and plotted)")
+    p.add_argument("--hs", action=argparse.BooleanOptionalAction, default=None,
+                   help="hierarchical softmax over a Huffman tree of the nodes (the original "
+                        "DeepWalk's objective) instead of negative sampling (default: on for "
+                        "BlogCatalog)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeats", type=int, default=10, help="random splits (multi-label)")
@@ -97,6 +105,40 @@ def plot_embedding(emb: torch.Tensor, labels: torch.Tensor, path: str, method: s
     plt.close(fig)
 
 
+def _print_run(name: str, seed: int, evaluation: dict, train_time: float, losses: list) -> None:
+    if evaluation["protocol"] == "multilabel":
+        for r in evaluation["results"]:
+            print(f"{name} seed {seed}, train ratio {r['train_ratio']:.0%}: micro-F1 "
+                  f"{r['micro']:.4f} ± {r['micro_std']:.4f}, macro-F1 {r['macro']:.4f} ± "
+                  f"{r['macro_std']:.4f}")
+    else:
+        print(f"{name} seed {seed}, linear probe on {evaluation['label']} "
+              f"({evaluation['split']} split): test accuracy {100 * evaluation['accuracy']:.2f}")
+    print(f"trained in {train_time:.1f} s, final loss {losses[-1]:.4f}", flush=True)
+
+
+def summarize(runs: list) -> dict:
+    """Mean and (population) std over seeds: ``test_acc_mean``/``_std`` for a probe,
+    ``micro@50_mean``/``_std`` and ``macro@50_mean``/``_std`` (one pair per training ratio)
+    for the multi-label protocol, and ``train_time_s_mean``/``_std``."""
+    values = {"train_time_s": [r["train_time_s"] for r in runs]}
+    for r in runs:
+        ev = r["evaluation"]
+        if ev["protocol"] == "multilabel":
+            for res in ev["results"]:
+                ratio = round(100 * res["train_ratio"])
+                for metric in ("micro", "macro"):
+                    values.setdefault(f"{metric}@{ratio}", []).append(res[metric])
+        else:
+            values.setdefault("test_acc", []).append(ev["accuracy"])
+    out = {}
+    for key, vals in values.items():
+        t = torch.tensor(vals, dtype=torch.float64)
+        out[f"{key}_mean"] = float(t.mean())
+        out[f"{key}_std"] = float(t.std(unbiased=False)) if len(vals) > 1 else 0.0
+    return out
+
+
 def main(argv=None) -> dict:
     args = parser().parse_args(argv)
     try:
@@ -105,45 +147,52 @@ def main(argv=None) -> dict:
         raise SystemExit(f"error: {exc}") from None
     name = DATASETS[args.dataset.lower()]
     preset = dict(emb_dim=128, walk_length=40, window_size=10, walks_per_node=1, epochs=10,
-                  optimizer="adam", fast_neg=True)
+                  optimizer="adam", fast_neg=True, hs=False)
     preset.update(PRESETS.get(name, {}))
     for key in preset:
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.runs < 1:
+        raise SystemExit(f"error: --runs must be >= 1, got {args.runs}")
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                           if args.device == "auto" else args.device)
-    torch.manual_seed(args.seed)
-
-    model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
-                     window_size=args.window_size, neg_weight=args.neg_weight,
-                     negative_size=args.negative_size, fast_neg=args.fast_neg,
-                     walks_per_node=args.walks_per_node, p=args.p, q=args.q).to(device)
-    start = time.perf_counter()
-    losses = train_deepwalk(model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                            optimizer=args.optimizer, progress=not args.no_progress)
-    train_time = time.perf_counter() - start
-    emb = model.embedding().cpu()
-
     label = "faction" if name == "KarateClub" and "faction" in data else "y"
-    evaluation = evaluate_node_embeddings(emb, data, label=label, repeats=args.repeats,
-                                          seed=args.seed)
-    results = {"dataset": name, "model": repr(model), "args": vars(args),
-               "train_time_s": train_time, "losses": losses, "evaluation": evaluation}
-    if evaluation["protocol"] == "multilabel":
-        for r in evaluation["results"]:
-            print(f"{name} train ratio {r['train_ratio']:.0%}: micro-F1 {r['micro']:.4f} "
-                  f"± {r['micro_std']:.4f}, macro-F1 {r['macro']:.4f} ± {r['macro_std']:.4f}")
-    else:
-        print(f"{name} linear probe on {evaluation['label']} ({evaluation['split']} split): "
-              f"test accuracy {100 * evaluation['accuracy']:.2f}")
-    print(f"trained in {train_time:.1f} s, final loss {losses[-1]:.4f}")
+
+    runs, model, emb = [], None, None
+    for seed in range(args.seed, args.seed + args.runs):
+        torch.manual_seed(seed)
+        model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
+                         window_size=args.window_size, neg_weight=args.neg_weight,
+                         negative_size=args.negative_size, fast_neg=args.fast_neg,
+                         walks_per_node=args.walks_per_node, p=args.p, q=args.q,
+                         hierarchical_softmax=args.hs).to(device)
+        start = time.perf_counter()
+        losses = train_deepwalk(model, epochs=args.epochs, lr=args.lr,
+                                batch_size=args.batch_size, optimizer=args.optimizer,
+                                progress=not args.no_progress)
+        train_time = time.perf_counter() - start
+        run_emb = model.embedding().cpu()
+        emb = run_emb if emb is None else emb  # the first seed's embeddings are saved
+        evaluation = evaluate_node_embeddings(run_emb, data, label=label, repeats=args.repeats,
+                                              seed=seed)
+        runs.append({"seed": seed, "train_time_s": train_time, "losses": losses,
+                     "evaluation": evaluation})
+        _print_run(name, seed, evaluation, train_time, losses)
+    summary = summarize(runs)
+    results = {"dataset": name, "model": repr(model), "args": vars(args), "runs": runs,
+               "summary": summary, "train_time_s": runs[0]["train_time_s"],
+               "losses": runs[0]["losses"], "evaluation": runs[0]["evaluation"]}
+    if args.runs > 1:
+        print(f"{name}, {args.runs} seeds: " + ", ".join(
+            f"{k[:-5]} {summary[k]:.4f} ± {summary[k[:-5] + '_std']:.4f}"
+            for k in summary if k.endswith("_mean") and not k.startswith("train_time")))
 
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-        model.save_embedding(os.path.join(args.out, "embedding.pt"))
-        model.save_embedding(os.path.join(args.out, "embedding.npy"))
+        torch.save(emb, os.path.join(args.out, "embedding.pt"))
+        np.save(os.path.join(args.out, "embedding.npy"), emb.numpy())
         with open(os.path.join(args.out, "results.json"), "w") as f:
             json.dump(results, f, indent=2)
         if args.plot != "none":

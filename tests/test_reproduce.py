@@ -52,3 +52,43 @@ def test_one_experiment_end_to_end_and_table_format(tmp_path):
     stamp = (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns
     run_all([exp], tmp_path, quick=False)
     assert (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns == stamp
+
+
+def test_rows_sharing_one_run_run_it_once_and_read_a_csv(tmp_path):
+    from pyg_course.reproduce import _cell_of
+
+    args = ["--dataset", "CSBM", "--depths", "2", "4", "--remedies", "plain", "--quick"]
+    rows = [Experiment(f"os-{d}", "Over-smoothing", f"{d} layers", "oversmoothing.py", args,
+                       runs=1, read=_cell_of("plain", d), run_key="os", out_name="sweep",
+                       result_file="sweep.csv") for d in (2, 4)]
+    missing = Experiment("os-8", "Over-smoothing", "8 layers", "oversmoothing.py", args, runs=1,
+                         read=_cell_of("plain", 8), run_key="os", out_name="sweep",
+                         result_file="sweep.csv")
+    logs = []
+    from pyg_course import reproduce
+
+    original = reproduce.run_one
+    reproduce.run_one = lambda *a, **k: logs.append(a[0].key) or original(*a, **k)
+    try:
+        run_all(rows + [missing], tmp_path, quick=False)
+    finally:
+        reproduce.run_one = original
+    assert logs == ["os-2"]  # one run for the three rows
+    assert (tmp_path / "runs" / "os" / "sweep.png").is_file()
+    text = write_tables(rows + [missing], tmp_path, quick=False)
+    cells = {line.split("|")[1].strip(): line.split("|")[2].strip()
+             for line in text.splitlines() if "layers |" in line}
+    assert re.fullmatch(r"\d+\.\d ± 0\.0", cells["2 layers"]), cells
+    assert re.fullmatch(r"\d+\.\d ± 0\.0", cells["4 layers"]), cells
+    assert cells["8 layers"] == "not run"  # the sweep has no 8-layer cell
+
+
+def test_side_by_side_jobs_run_every_task(tmp_path):
+    exps = [Experiment(f"gcn-csbm-{i}", "GCN", f"CSBM {i}", "train_gcn.py",
+                       ["--dataset", "CSBM", "--epochs", "5", "--seed", str(i)], runs=1)
+            for i in range(2)]
+    run_all(exps, tmp_path, quick=False, jobs=2)
+    for e in exps:
+        res = json.loads((tmp_path / "runs" / e.key / "results.json").read_text())
+        assert res["seed"] == int(e.key[-1])
+        assert (tmp_path / "runs" / e.key / "command.txt").read_text().endswith("--runs 1")

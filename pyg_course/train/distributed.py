@@ -15,10 +15,10 @@ epoch, a different few each time). Each rank samples its mini-batches from its s
 averages the gradients, so every rank takes the same optimizer step. In full-batch mode
 (``--mode full``) each rank's loss is the mean over its shard; when the training nodes split
 evenly the average of the shard means is the mean over all of them, so without dropout the run
-equals single-process full-batch training (with dropout each rank draws its own masks). Rank 0 evaluates and
-broadcasts the metrics (so early stopping agrees everywhere), and only rank 0 prints, logs and
-writes checkpoints; a checkpoint carries every rank's RNG state, so ``--resume`` with the same
-number of processes continues exactly.
+equals single-process full-batch training (with dropout each rank draws its own masks). Rank 0
+evaluates and broadcasts the metrics (so early stopping agrees everywhere), and only rank 0
+prints, logs and writes checkpoints; a checkpoint carries every rank's RNG state, so
+``--resume`` with the same number of processes continues exactly.
 """
 
 from __future__ import annotations

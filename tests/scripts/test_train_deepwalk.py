@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_deepwalk.py"
@@ -34,3 +35,22 @@ def test_train_deepwalk_karate(tmp_path):
     assert np.array_equal(np.load(tmp_path / "embedding.npy"), emb.numpy())
     assert (tmp_path / "embedding.png").stat().st_size > 1000
     assert json.loads((tmp_path / "results.json").read_text())["dataset"] == "KarateClub"
+
+
+def test_train_deepwalk_runs_seeds_and_hierarchical_softmax(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        results = _load_script().main([
+            "--dataset", "KarateClub", "--threads", "1", "--no-progress", "--runs", "2", "--hs",
+            "--epochs", "2", "--plot", "none", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["seed"] for r in results["runs"]] == [0, 1]
+    accs = [r["evaluation"]["accuracy"] for r in results["runs"]]
+    s = results["summary"]
+    assert s["test_acc_mean"] == pytest.approx(np.mean(accs))
+    assert s["test_acc_std"] == pytest.approx(np.std(accs))
+    assert "DeepWalk" in results["model"] and results["args"]["hs"] is True
+    # The saved embeddings are the first seed's.
+    assert json.loads((tmp_path / "results.json").read_text())["summary"] == s
+    assert not (tmp_path / "embedding.png").exists()

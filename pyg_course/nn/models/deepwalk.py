@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -81,6 +82,16 @@ class DeepWalk(nn.Module):
             uniform walks. (default: ``1.0``)
         num_negatives (int, optional): size of the negative pool shared by the batch; default
             ``2 * window_size * negative_size``, as many as DGL draws for one position.
+        hierarchical_softmax (bool): the original DeepWalk objective instead of negative
+            sampling: the context table holds the :math:`|V| - 1` inner nodes
+            :math:`\boldsymbol{\theta}_n` of a Huffman tree over the nodes (weights
+            :math:`\deg + 1`, :func:`huffman_paths`), and a pair :math:`(j, i)` costs
+            :math:`\sum_{k} \ell_0\big((1 - 2 c_{ik})\, \mathbf{u}_{w_j}^{\top}
+            \boldsymbol{\theta}_{p_{ik}}\big)` over the inner nodes :math:`p_{ik}` on the
+            path of :math:`w_i` with branch codes :math:`c_{ik}` (word2vec's ``hs=1``);
+            ``negative_size``, ``neg_weight`` and ``fast_neg`` are then unused. ``forward``
+            averages it over the pairs of the window, :meth:`sgd_step` sums it with the
+            weights :math:`\omega_d` (same averaging of repeated rows). (default: ``False``)
 
     Shapes:
         - **sample:** ``(B,)`` start nodes :math:`\rightarrow` ``(B, walk_length)`` walks
@@ -104,7 +115,8 @@ class DeepWalk(nn.Module):
     def __init__(self, g, emb_dim: int = 128, walk_length: int = 40, window_size: int = 5,
                  neg_weight: float = 1, negative_size: int = 5, fast_neg: bool = True,
                  sparse: bool = True, num_nodes: Optional[int] = None, walks_per_node: int = 1,
-                 p: float = 1.0, q: float = 1.0, num_negatives: Optional[int] = None):
+                 p: float = 1.0, q: float = 1.0, num_negatives: Optional[int] = None,
+                 hierarchical_softmax: bool = False):
         super().__init__()
         edge_index, num_nodes = _graph_of(g, num_nodes)
         if num_negatives is None:
@@ -131,6 +143,7 @@ class DeepWalk(nn.Module):
         self.walks_per_node = int(walks_per_node)
         self.p, self.q = float(p), float(q)
         self.num_negatives = int(num_negatives)
+        self.hierarchical_softmax = bool(hierarchical_softmax)
 
         self.graph = CSRGraph(edge_index, num_nodes)
         self.node_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
@@ -147,6 +160,12 @@ class DeepWalk(nn.Module):
         self.register_buffer("_pairs_per_position", n, persistent=False)
         dist = (pos.view(-1, 1) - pos.view(1, -1)).abs()
         self.register_buffer("_band", (dist > 0) & (dist <= self.window_size), persistent=False)
+        if self.hierarchical_softmax:
+            # A walk visits a node about in proportion to its degree (+1: its own starts).
+            path, code, mask = huffman_paths(self.graph.deg.double() + 1)
+            self.register_buffer("_hs_path", path, persistent=False)
+            self.register_buffer("_hs_label", (1 - code).float() * mask, persistent=False)
+            self.register_buffer("_hs_mask", mask.float(), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -191,6 +210,14 @@ class DeepWalk(nn.Module):
         walks = batch_walk.to(self.device, torch.long)
         B, L, D = walks.size(0), self.walk_length, self.emb_dim
         u = self.node_embed(walks)
+        if self.hierarchical_softmax:
+            theta = self.context_embed(self._hs_path[walks])
+            total = torch.zeros((), dtype=u.dtype, device=u.device)
+            for _, into, target in self._offsets():
+                score = torch.einsum("bld,blpd->blp", u[:, into], theta[:, target])
+                sign = 2 * self._hs_label[walks[:, target]] - 1
+                total = total + (F.softplus(-sign * score) * self._hs_mask[walks[:, target]]).sum()
+            return total / (B * self._band.sum())
         c = self.context_embed(walks)
 
         # All (j, i) scores of a walk at once, then the band 0 < |i - j| <= window_size.
@@ -231,6 +258,58 @@ class DeepWalk(nn.Module):
             self._omega = w
         return w
 
+    def _offsets(self):
+        """``(d, input positions, target positions)`` of every pair at distance ``d``."""
+        L = self.walk_length
+        for d in range(1, min(self.window_size, L - 1) + 1):
+            yield d, slice(0, L - d), slice(d, L)
+            yield d, slice(d, L), slice(0, L - d)
+
+    def _window_offsets(self) -> Tensor:
+        r"""``(L, 2 s + 1)`` weights: entry ``(i, o)`` is :math:`\omega_{|o - s|}` for the
+        pair of target position ``i`` and input position ``j = i + o - s``, 0 when ``j`` is
+        outside the walk or ``j = i``."""
+        w = getattr(self, "_omega_offsets", None)
+        if w is None or w.device != self.device:
+            L, s = self.walk_length, self.window_size
+            o = torch.arange(2 * s + 1, device=self.device)
+            d = (o - s).abs()
+            j = torch.arange(L, device=self.device).view(-1, 1) + o - s
+            w = ((s - d + 1).double() / s) * ((d > 0) & (j >= 0) & (j < L))
+            self._omega_offsets = w
+        return w
+
+    @torch.no_grad()
+    def _hs_sgd_step(self, walks: Tensor, lr: float) -> Tensor:
+        U, C = self.node_embed.weight, self.context_embed.weight
+        B, L, D, s = walks.size(0), self.walk_length, self.emb_dim, self.window_size
+        W = 2 * s + 1
+        flat = walks.reshape(-1)
+        mask = self._hs_mask[flat]
+        P = int(mask.sum(1).max()) if mask.numel() else 0   # the batch's deepest path
+        mask = mask[:, :P].to(U.dtype)
+        path = self._hs_path[flat, :P]                              # (B L, P)
+        label = self._hs_label[flat, :P].to(U.dtype)
+        u = U[flat].view(B, L, D)
+        theta = C[path.reshape(-1)].view(B * L, P, D)
+        # Input vectors of the 2 s + 1 positions around every target position (zero padded).
+        u_win = F.pad(u, (0, 0, s, s)).unfold(1, W, 1).reshape(B * L, D, W)
+        weight = mask.unsqueeze(-1) * self._window_offsets().to(U.dtype).repeat(B, 1
+                                                                                ).unsqueeze(1)
+        score = torch.bmm(theta, u_win)                              # (B L, P, W)
+        loss = (F.softplus(score - 2 * label.unsqueeze(-1) * score) * weight).sum()
+        g = (label.unsqueeze(-1) - torch.sigmoid(score)).mul_(weight)  # -dS/dscore
+        grad_t = torch.bmm(g, u_win.transpose(1, 2))                 # (B L, P, D)
+        grad_win = torch.bmm(g.transpose(1, 2), theta).view(B, L, W, D)
+        grad_u = u.new_zeros(B, L + 2 * s, D)
+        for o in range(W):
+            if o != s:
+                grad_u[:, o:o + L] += grad_win[:, :, o]
+        _average_add(U, flat, grad_u[:, s:s + L].reshape(-1, D), lr)
+        keep = mask.reshape(-1) > 0
+        _average_add(C, path.reshape(-1)[keep], grad_t.view(-1, D)[keep], lr)
+        return loss / (B * self._window_weights().sum())
+
     @torch.no_grad()
     def sgd_step(self, batch_walk: Tensor, lr: float,
                  negatives: Optional[Tensor] = None) -> Tensor:
@@ -247,6 +326,8 @@ class DeepWalk(nn.Module):
             raise ValueError(f"DeepWalk: batch_walk must have shape (batch_size, {L}), got "
                              f"{shape}")
         walks = batch_walk.to(self.device, torch.long)
+        if self.hierarchical_softmax:
+            return self._hs_sgd_step(walks, lr)
         U, C = self.node_embed.weight, self.context_embed.weight
         B, D, K = walks.size(0), self.emb_dim, self.negative_size
         flat = walks.reshape(-1)
@@ -268,13 +349,13 @@ class DeepWalk(nn.Module):
             loss = loss + (-F.logsigmoid(-neg_score) * m).sum()
             gn = torch.sigmoid(neg_score).neg_().mul_(m)               # -dS/dneg_score
             grad_u += torch.einsum("blk,blkd->bld", gn, cn)
+            grad_neg = (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)
             _average_add(U, flat, grad_u.view(-1, D), lr)
             # A negative draw is 1/K of an occurrence: a position comes with K draws.
             units = torch.cat([torch.ones_like(flat, dtype=u.dtype),
                                torch.full_like(neg, 1.0 / K, dtype=u.dtype)])
-            _average_add(C, torch.cat([flat, neg]),
-                         torch.cat([grad_c.view(-1, D),
-                                    (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)]), lr, units)
+            _average_add(C, torch.cat([flat, neg]), torch.cat([grad_c.view(-1, D), grad_neg]),
+                         lr, units)
         else:
             _average_add(U, flat, grad_u.view(-1, D), lr)
             _average_add(C, flat, grad_c.view(-1, D), lr)
@@ -301,6 +382,59 @@ class DeepWalk(nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_nodes}, emb_dim={self.emb_dim}, "
                 f"walk_length={self.walk_length}, window_size={self.window_size})")
+
+
+def huffman_paths(weights: Tensor):
+    r"""word2vec's Huffman tree over ``N`` leaves of the given (positive) ``weights``.
+
+    Returns ``(path, code, mask)``, each ``(N, P)`` with ``P`` the depth of the deepest leaf:
+    ``path[v, k]`` is the ``k``-th internal node (in ``[0, N - 1)``) on the way from leaf
+    ``v`` up to the root, ``code[v, k]`` the branch (0/1) taken below it, ``mask`` marks the
+    real entries (``path`` and ``code`` are 0 elsewhere). Frequent leaves get short paths:
+    the tree minimises :math:`\sum_v w_v \, \mathrm{len}(v)`.
+    """
+    n = weights.numel()
+    if n < 2:
+        empty = torch.zeros(n, 0, dtype=torch.long)
+        return empty, empty.clone(), empty.bool()
+    w = weights.detach().double().cpu()
+    order = torch.argsort(w, stable=True).tolist()
+    counts = w[order].tolist()
+    # word2vec's two-queue construction: leaves ascending, internal nodes appended in
+    # non-decreasing order; nodes 0..n-1 are leaves (in `order`), n.. internal.
+    parent = [0] * (2 * n - 1)
+    bit = [0] * (2 * n - 1)
+    inner = []
+    li, ii = 0, 0
+    for k in range(n - 1):
+        pair = []
+        for _ in range(2):
+            if li < n and (ii >= len(inner) or counts[li] <= inner[ii]):
+                pair.append((li, counts[li]))
+                li += 1
+            else:
+                pair.append((n + ii, inner[ii]))
+                ii += 1
+        (a, wa), (b, wb) = pair
+        parent[a] = parent[b] = n + k
+        bit[b] = 1
+        inner.append(wa + wb)
+    parent_t = torch.from_numpy(np.asarray(parent, dtype=np.int64))
+    bit_t = torch.from_numpy(np.asarray(bit, dtype=np.int64))
+    root = 2 * n - 2
+    cur = torch.empty(n, dtype=torch.long)
+    cur[torch.tensor(order)] = torch.arange(n)       # leaf slot of every node
+    paths, codes, masks = [], [], []
+    alive = torch.ones(n, dtype=torch.bool)
+    while bool(alive.any()):
+        p = parent_t[cur]
+        paths.append(torch.where(alive, p - n, 0))
+        codes.append(torch.where(alive, bit_t[cur], 0))
+        masks.append(alive.clone())
+        cur = torch.where(alive, p, cur)
+        alive = alive & (cur != root)
+    # The root's own internal index is n - 2; internal node n + k is row k of the table.
+    return torch.stack(paths, 1), torch.stack(codes, 1), torch.stack(masks, 1)
 
 
 def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,

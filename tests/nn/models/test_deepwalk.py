@@ -277,3 +277,91 @@ def test_bad_input():
         model(torch.zeros(3, 4, dtype=torch.long))
     with pytest.raises(IndexError, match="start node 9"):
         model.sample(torch.tensor([9]))
+
+
+# ------------------------------------------------------------ hierarchical softmax
+
+def _heap_huffman_cost(weights):
+    import heapq
+
+    h = list(weights)
+    heapq.heapify(h)
+    cost = 0.0
+    while len(h) > 1:
+        a, b = heapq.heappop(h), heapq.heappop(h)
+        cost += a + b
+        heapq.heappush(h, a + b)
+    return cost
+
+
+@pytest.mark.parametrize("weights", [[5, 1, 1, 2, 8, 3, 3, 1], [1, 1], [2, 7, 1, 1, 9, 4, 4, 6, 1]])
+def test_huffman_paths_is_an_optimal_prefix_code(weights):
+    from pyg_course.nn.models.deepwalk import huffman_paths
+
+    w = torch.tensor(weights, dtype=torch.double)
+    path, code, mask = huffman_paths(w)
+    n = len(weights)
+    lens = mask.sum(1)
+    # A full binary tree (Kraft equality), optimal weighted length, distinct root-to-leaf codes,
+    # every path ends at the root (internal node n - 2) and uses internal nodes only.
+    assert (2.0 ** -lens.double()).sum().item() == pytest.approx(1.0)
+    assert (w * lens).sum().item() == pytest.approx(_heap_huffman_cost(weights))
+    codes = {tuple(code[v, : lens[v]].tolist()) for v in range(n)}
+    assert len(codes) == n
+    assert all(path[v, lens[v] - 1] == n - 2 for v in range(n))
+    assert path[mask].max() <= n - 2 and path[mask].min() >= 0
+    assert (path[~mask] == 0).all() and (code[~mask] == 0).all()
+
+
+def _reference_hs_loss(u, c, walks, window, path, code, mask, omega=True):
+    """Hierarchical-softmax skip-gram loss, with loops in float64: for every pair, the input
+    vector of position j against the tree path of position i."""
+    total = u.new_zeros(())
+    pairs = 0.0
+    for w in walks.tolist():
+        for i in range(len(w)):
+            for j in range(len(w)):
+                d = abs(i - j)
+                if not 0 < d <= window:
+                    continue
+                weight = (window - d + 1) / window if omega else 1.0
+                pairs += weight
+                for k in range(int(mask[w[i]].sum())):
+                    sign = 1.0 - 2.0 * float(code[w[i], k])
+                    total = total - weight * torch.nn.functional.logsigmoid(
+                        sign * (u[w[j]] @ c[path[w[i], k]]))
+    return total, pairs
+
+
+def test_hierarchical_softmax_loss_and_sgd_step_match_float64_reference():
+    torch.manual_seed(0)
+    model = DeepWalk(_graph(), emb_dim=5, walk_length=6, window_size=3,
+                     hierarchical_softmax=True).double()
+    path, code, mask = model._hs_path, 1 - model._hs_label.long(), model._hs_mask.bool()
+    # At init (context table zero) every tree decision costs ln 2.
+    walks = model.sample(torch.tensor([0, 3, 6, 8]))
+    ref0, pairs = _reference_hs_loss(model.node_embed.weight.detach(),
+                                     model.context_embed.weight.detach(), walks, 3, path,
+                                     code * mask, mask, omega=False)
+    assert ref0.item() > 0
+    assert model(walks).item() == pytest.approx(ref0.item() / pairs, rel=1e-12)
+
+    torch.nn.init.normal_(model.node_embed.weight)
+    torch.nn.init.normal_(model.context_embed.weight)
+    U0 = model.node_embed.weight.detach().clone().requires_grad_()
+    C0 = model.context_embed.weight.detach().clone().requires_grad_()
+    ref, _ = _reference_hs_loss(U0, C0, walks, 3, path, code * mask, mask, omega=False)
+    assert model(walks).item() == pytest.approx(ref.item() / pairs, rel=1e-12)
+    U0.grad = C0.grad = None
+    ref, weighted = _reference_hs_loss(U0, C0, walks, 3, path, code * mask, mask)
+    ref.backward()
+    # Rows met n > 1 times move by their summed gradient / n: a walk position counts once for
+    # the node table, and once for every internal node on its tree path.
+    n_u = torch.bincount(walks.reshape(-1), minlength=9).double().clamp(min=1)
+    n_c = torch.bincount(path[walks][mask[walks]], minlength=9).double().clamp(min=1)
+    loss = model.sgd_step(walks, 0.1)
+    assert loss.item() == pytest.approx(ref.item() / weighted, rel=1e-12)
+    assert torch.allclose(model.node_embed.weight, U0 - 0.1 * U0.grad / n_u[:, None], atol=1e-12)
+    assert torch.allclose(model.context_embed.weight, C0 - 0.1 * C0.grad / n_c[:, None],
+                          atol=1e-12)
+    assert not torch.equal(model.context_embed.weight, C0)
