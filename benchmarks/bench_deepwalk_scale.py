@@ -7,14 +7,13 @@ SparseAdam loop, on the CPU or a GPU.
     python benchmarks/bench_deepwalk_scale.py --nodes 100000 --edges 1000000   # CPU
 
 The graph: ``--edges / 2`` uniformly random node pairs, both directions. Prints the epoch time,
-walks per second and peak memory (``torch.cuda.max_memory_allocated`` on a GPU, the resident
-high-water mark above the start on the CPU).
+walks per second and the peak memory training adds (``peak_memory_mb`` of ``run_all.py``:
+``torch.cuda.max_memory_allocated`` on a GPU, the resident high-water mark on the CPU).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import torch
@@ -42,6 +41,8 @@ def _sync(device):
 
 
 def main(argv=None):
+    from run_all import peak_memory_mb
+
     from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
 
     args = parse_args(argv)
@@ -54,27 +55,43 @@ def main(argv=None):
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
     rows = []
     for trainer in args.trainers:
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         model = DeepWalk(edge_index, num_nodes=n, emb_dim=args.emb_dim,
                          walk_length=args.walk_length, window_size=args.window_size,
                          hierarchical_softmax=args.hs and trainer == "sgd").to(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        _sync(device)
-        start = time.perf_counter()
-        losses = train_deepwalk(model, epochs=1, optimizer=trainer, batch_size=args.batch_size)
-        _sync(device)
-        elapsed = time.perf_counter() - start
-        if device.type == "cuda":
-            mem = torch.cuda.max_memory_allocated(device) / 2**20
-        else:
-            mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss0
+        result = {}
+
+        def train(model=model, trainer=trainer, result=result):
+            _sync(device)
+            start = time.perf_counter()
+            result["losses"] = train_deepwalk(model, epochs=1, optimizer=trainer,
+                                              batch_size=args.batch_size)
+            _sync(device)
+            result["elapsed"] = time.perf_counter() - start
+
+        mem = peak_memory_mb(train, device)
+        elapsed, losses = result["elapsed"], result["losses"]
         rows.append({"trainer": trainer, "epoch_s": elapsed, "walks_per_s": n / elapsed,
                      "peak_mem_mb": mem, "loss": losses[-1]})
+        mem_text = "n/a" if mem is None else f"{mem:9.1f} MiB"
         print(f"{trainer:5s} epoch {elapsed:8.2f} s  {n / elapsed:12,.0f} walks/s  "
-              f"peak memory {mem:9.1f} MiB  loss {losses[-1]:.4f}", flush=True)
+              f"peak extra memory {mem_text}  loss {losses[-1]:.4f}", flush=True)
         del model
     return rows
+
+
+def run(argv=None) -> list:
+    """:func:`main`, as rows for ``benchmarks/run_all.py`` (no peer: time per epoch only)."""
+    from run_all import row
+
+    args = parse_args(argv)
+    out = []
+    for r in main(argv):
+        case = (f"{args.nodes:,} nodes / {args.edges:,} edges: one epoch, trainer "
+                f"{r['trainer']}, batch {args.batch_size or 'default'}"
+                + (", hierarchical softmax" if args.hs and r["trainer"] == "sgd" else ""))
+        out.append(row("deepwalk_scale", case, r["epoch_s"], ours_mem_mb=r["peak_mem_mb"],
+                       note=f"{r['walks_per_s']:,.0f} walks/s"))
+    return out
 
 
 if __name__ == "__main__":

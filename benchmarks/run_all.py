@@ -70,6 +70,8 @@ BENCHMARKS = {b.name: b for b in [
               quick=("--walks-per-node", "4", "--walk-length", "40", "--window-size", "5",
                      "--emb-dim", "64", "--repeats", "1", "--threads", "1"),
               device_option=False),
+    Benchmark("deepwalk_scale", "DeepWalk epoch on a random graph (1M nodes by default; no peer)",
+              quick=("--nodes", "20000", "--edges", "200000", "--batch-size", "256")),
 ]}
 
 COLUMNS = ["benchmark", "case", "ours", "peer", "peer time", "ratio ours/peer",

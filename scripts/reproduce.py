@@ -25,7 +25,9 @@ def main(argv=None):
                    help="run only experiments whose key contains one of these strings")
     p.add_argument("--no-peers", action="store_true", help="skip PyG's built-in layers")
     p.add_argument("--force", action="store_true", help="re-run finished experiments")
-    p.add_argument("--results", default=str(REPO / "results"), help="output folder")
+    p.add_argument("--results", default=None,
+                   help="output folder (default: results/, results/quick/ with --quick, so that a "
+                        "quick run never replaces the full run's results)")
     p.add_argument("--no-readme", action="store_true", help="do not update README.md")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs side by side (each with OMP_NUM_THREADS=1); 2 on a 2-core CPU")
@@ -42,7 +44,7 @@ def main(argv=None):
                 print(f"{e.key + '-pyg':32s} {' '.join(e.command(args.quick, peer=True))}")
         print(f"{len(selected)} experiments")
         return selected
-    results = Path(args.results)
+    results = Path(args.results or (REPO / "results" / ("quick" if args.quick else "")))
     if not args.tables_only:
         run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers,
                 jobs=args.jobs)

@@ -25,9 +25,10 @@ from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
 
 #: Per-dataset defaults (found on the validation split / the 50% ratio; see docs/results).
 #: Sparse citation graphs: DGL's SparseAdam loop, one walk per node per epoch. BlogCatalog (dense,
-#: hubs of degree ~4,000) and KarateClub: word2vec's SGD (``train_deepwalk(optimizer="sgd")``).
+#: hubs of degree ~4,000) and KarateClub: word2vec's SGD (``train_deepwalk(optimizer="sgd")``);
+#: BlogCatalog with the DeepWalk paper's 80 walks per node (10 walks: micro/macro-F1 0.28/0.10).
 PRESETS = {
-    "BlogCatalog": dict(walks_per_node=10, epochs=1, optimizer="sgd", fast_neg=False),
+    "BlogCatalog": dict(walks_per_node=80, epochs=1, optimizer="sgd", fast_neg=False),
     "KarateClub": dict(walks_per_node=20, emb_dim=16, walk_length=20, window_size=3, epochs=5,
                        lr=0.1, optimizer="sgd"),
 }
@@ -41,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--emb-dim", type=int, default=None, help="default 128 (KarateClub 16)")
     p.add_argument("--walk-length", type=int, default=None, help="nodes per walk (default 40)")
     p.add_argument("--window-size", type=int, default=None, help="default 10")
-    p.add_argument("--walks-per-node", type=int, default=None, help="per epoch (default 1)")
+    p.add_argument("--walks-per-node", type=int, default=None, help="per epoch (default 1; BlogCatalog 80)")
     p.add_argument("--negative-size", type=int, default=5)
     p.add_argument("--neg-weight", type=float, default=1.0)
     p.add_argument("--fast-neg", action=argparse.BooleanOptionalAction, default=None,

@@ -1,7 +1,6 @@
 """benchmarks/run_all.py: the table and report it writes, one real benchmark end to end, and a
 failing benchmark that becomes a row instead of stopping the run."""
 
-import importlib.util
 import json
 import math
 import os
@@ -11,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from pyg_course.testing.scripts import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "run_all.py"
 
 
 @pytest.fixture(scope="module")
 def run_all():
-    spec = importlib.util.spec_from_file_location("run_all", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def run(*args, out):

@@ -1,11 +1,12 @@
 """Smoke test of scripts/augmentation.py on Cora: one feature augmentation, one sparse graph."""
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+
+from pyg_course.testing.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "augmentation.py"
 
@@ -19,9 +20,7 @@ def _one_thread():
 
 
 def test_short_run(cora, tmp_path):
-    spec = importlib.util.spec_from_file_location("augmentation_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(SCRIPT)
     out = tmp_path / "aug"
     mod.main(["--datasets", "Cora", "--augmentations", "one-hot id", "--models", "GCN",
               "--drop-rates", "0.5", "--epochs", "40", "--patience", "100", "--device", "cpu",

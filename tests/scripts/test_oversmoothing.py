@@ -1,12 +1,13 @@
 """Smoke test of scripts/oversmoothing.py: a short sweep writes its CSV and PNG."""
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import torch
+
+from pyg_course.testing.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "oversmoothing.py"
 
@@ -21,10 +22,7 @@ def _one_thread():
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("oversmoothing_script", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(SCRIPT)
 
 
 def test_short_sweep(cora, tmp_path):

@@ -1,6 +1,5 @@
 """Smoke test of scripts/train_deepwalk.py: KarateClub end to end (train, save, probe, plot)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,14 +7,13 @@ import numpy as np
 import pytest
 import torch
 
+from pyg_course.testing.scripts import load_script
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_deepwalk.py"
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("train_deepwalk_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_train_deepwalk_karate(tmp_path):

@@ -1,6 +1,5 @@
 """Smoke tests: scripts/train_gat.py end to end, as a user runs it."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from pyg_course.testing.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_gat.py"
@@ -43,10 +44,7 @@ def test_cora_full_batch_with_attention(cora, tmp_path):
 @pytest.fixture(scope="module")
 def script():
     """The script as a module, to call ``main(argv)`` in-process (no interpreter start-up)."""
-    spec = importlib.util.spec_from_file_location("train_gat", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_csbm_minibatch(script, tmp_path, monkeypatch):

@@ -1,6 +1,5 @@
 """Smoke tests: scripts/train_sage.py end to end, as a user runs it."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from pyg_course.testing.scripts import load_script
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_sage.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("train_sage", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_cora_minibatch_end_to_end(cora, tmp_path):
