@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--emb-dim", type=int, default=None, help="default 128 (KarateClub 16)")
     p.add_argument("--walk-length", type=int, default=None, help="nodes per walk (default 40)")
     p.add_argument("--window-size", type=int, default=None, help="default 10")
-    p.add_argument("--walks-per-node", type=int, default=None, help="per epoch (default 1; BlogCatalog 80)")
+    p.add_argument("--walks-per-node", type=int, default=None,
+                   help="per epoch (default 1; BlogCatalog 80)")
     p.add_argument("--negative-size", type=int, default=5)
     p.add_argument("--neg-weight", type=float, default=1.0)
     p.add_argument("--fast-neg", action=argparse.BooleanOptionalAction, default=None,
