@@ -94,7 +94,8 @@ def experiments() -> List[Experiment]:
     for ds, (gcn_paper, _) in planetoid.items():
         exps.append(Experiment(f"gcn-{ds.lower()}", "GCN (Kipf & Welling, 2017)", ds,
                                "train_gcn.py", ["--dataset", ds], paper=gcn_paper,
-                               peer_args=["--impl", "pyg"], quick_args=["--epochs", "100"]))
+                               peer_args=["--impl", "pyg"], quick_args=["--epochs", "100"],
+                               quick=ds == "Cora"))
     for ds in planetoid:
         for mode in ("minibatch", "full"):
             for aggr in ("mean", "gcn", "pool", "lstm"):
@@ -111,8 +112,8 @@ def experiments() -> List[Experiment]:
                                or (aggr == "pool" and mode == "minibatch") else None),
                     quick_args=["--epochs", "20"],
                     # Full-batch LSTM runs over every whole neighbour sequence (up to 168 steps
-                    # on Cora, 99 on CiteSeer): about 5 minutes per seed on this 2-core CPU.
-                    runs=3 if (aggr == "lstm" and mode == "full" and ds == "CiteSeer") else 10,
+                    # on Cora, 99 on CiteSeer): 5+ minutes per seed on this 2-core CPU, 3 seeds.
+                    runs=3 if (aggr == "lstm" and mode == "full") else 10,
                     quick=(ds == "Cora" and mode == "minibatch" and aggr in ("mean", "pool"))))
     for ds in planetoid:
         exps.append(Experiment(
@@ -175,9 +176,10 @@ def _oversmoothing_experiments() -> List[Experiment]:
             ("residual", 64, "residual GCN, 64 layers", "—"),
             ("pairnorm", 64, "GCN + PairNorm, 64 layers", "—"),
             ("gcnii", 64, "GCNII, 64 layers", "85.5")]
-    return [Experiment(f"oversmoothing-{remedy}-{depth}", "Over-smoothing on Cora (one seed per "
-                       "cell; scripts/oversmoothing.py)", label, "oversmoothing.py",
-                       OVERSMOOTHING, runs=1, quick_runs=1, paper=paper,
+    return [Experiment(f"oversmoothing-{remedy}-{depth}", "Over-smoothing on Cora (one sweep, "
+                       "one seed per cell; paper column: GCNII paper, Table 3)", label,
+                       "oversmoothing.py", OVERSMOOTHING, runs=1, quick_runs=1, paper=paper,
+                       fmt="{:.1f}",
                        read=_cell_of(remedy, depth), run_key="oversmoothing",
                        out_name="oversmoothing", result_file="oversmoothing.csv",
                        quick_args=["--quick", "--depths", "2", "64"])
