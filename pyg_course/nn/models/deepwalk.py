@@ -211,13 +211,10 @@ class DeepWalk(nn.Module):
         B, L, D = walks.size(0), self.walk_length, self.emb_dim
         u = self.node_embed(walks)
         if self.hierarchical_softmax:
-            theta = self.context_embed(self._hs_path[walks])
-            total = torch.zeros((), dtype=u.dtype, device=u.device)
-            for _, into, target in self._offsets():
-                score = torch.einsum("bld,blpd->blp", u[:, into], theta[:, target])
-                sign = 2 * self._hs_label[walks[:, target]] - 1
-                total = total + (F.softplus(-sign * score) * self._hs_mask[walks[:, target]]).sum()
-            return total / (B * self._band.sum())
+            score, label, weight, *_ = self._hs_scores(walks, u, self.context_embed,
+                                                       weighted=False)
+            loss = (F.softplus(score - 2 * label * score) * weight).sum()  # -log sigma(+-score)
+            return loss / (B * self._band.sum())
         c = self.context_embed(walks)
 
         # All (j, i) scores of a walk at once, then the band 0 < |i - j| <= window_size.
@@ -258,51 +255,57 @@ class DeepWalk(nn.Module):
             self._omega = w
         return w
 
-    def _offsets(self):
-        """``(d, input positions, target positions)`` of every pair at distance ``d``."""
-        L = self.walk_length
-        for d in range(1, min(self.window_size, L - 1) + 1):
-            yield d, slice(0, L - d), slice(d, L)
-            yield d, slice(d, L), slice(0, L - d)
-
-    def _window_offsets(self) -> Tensor:
-        r"""``(L, 2 s + 1)`` weights: entry ``(i, o)`` is :math:`\omega_{|o - s|}` for the
-        pair of target position ``i`` and input position ``j = i + o - s``, 0 when ``j`` is
-        outside the walk or ``j = i``."""
-        w = getattr(self, "_omega_offsets", None)
-        if w is None or w.device != self.device:
+    def _window_offsets(self, weighted: bool) -> Tensor:
+        r"""``(L, 2 s + 1)`` pair weights by offset: entry ``(i, o)`` is the weight of the pair
+        of target position ``i`` and input position ``j = i + o - s`` in
+        :meth:`_window_weights` (``weighted``) or ``_band`` (1 inside the window), 0 when ``j``
+        is outside the walk."""
+        cache = self.__dict__.setdefault("_offset_cache", {})
+        key = (weighted, self.device)
+        if key not in cache:
             L, s = self.walk_length, self.window_size
-            o = torch.arange(2 * s + 1, device=self.device)
-            d = (o - s).abs()
-            j = torch.arange(L, device=self.device).view(-1, 1) + o - s
-            w = ((s - d + 1).double() / s) * ((d > 0) & (j >= 0) & (j < L))
-            self._omega_offsets = w
-        return w
+            pairs = self._window_weights() if weighted else self._band.double()
+            j = torch.arange(L, device=self.device).view(-1, 1) + torch.arange(
+                2 * s + 1, device=self.device) - s
+            inside = (j >= 0) & (j < L)
+            cache[key] = pairs.gather(1, j.clamp(0, L - 1)) * inside
+        return cache[key]
+
+    def _hs_scores(self, walks: Tensor, u: Tensor, context, weighted: bool):
+        r"""Hierarchical-softmax scores of a ``(B, L)`` batch of walks with input vectors ``u``
+        ``(B, L, D)``: every target position's tree path (``context(path)`` gives its inner
+        vectors) against the ``2 s + 1`` input vectors around it. Returns ``score``
+        ``(B L, P, 2 s + 1)``, the branch ``label`` ``(B L, P, 1)`` (1 for code 0), the pair
+        ``weight`` (0 for padding), and ``path``, ``mask``, ``theta``, ``u_win`` for the
+        gradients; ``P`` is the batch's deepest path."""
+        B, L, D, s = walks.size(0), self.walk_length, u.size(-1), self.window_size
+        flat = walks.reshape(-1)
+        mask = self._hs_mask[flat]
+        P = int(mask.sum(1).max()) if mask.numel() else 0
+        mask = mask[:, :P].to(u.dtype)
+        path = self._hs_path[flat, :P]                                   # (B L, P)
+        label = self._hs_label[flat, :P].to(u.dtype).unsqueeze(-1)
+        theta = context(path)                                            # (B L, P, D)
+        # Input vectors of the 2 s + 1 positions around every target position (zero padded).
+        u_win = F.pad(u, (0, 0, s, s)).unfold(1, 2 * s + 1, 1).reshape(B * L, D, 2 * s + 1)
+        weight = mask.unsqueeze(-1) * self._window_offsets(weighted).to(u.dtype).repeat(
+            B, 1).unsqueeze(1)
+        return torch.bmm(theta, u_win), label, weight, path, mask, theta, u_win
 
     @torch.no_grad()
     def _hs_sgd_step(self, walks: Tensor, lr: float) -> Tensor:
         U, C = self.node_embed.weight, self.context_embed.weight
         B, L, D, s = walks.size(0), self.walk_length, self.emb_dim, self.window_size
-        W = 2 * s + 1
         flat = walks.reshape(-1)
-        mask = self._hs_mask[flat]
-        P = int(mask.sum(1).max()) if mask.numel() else 0   # the batch's deepest path
-        mask = mask[:, :P].to(U.dtype)
-        path = self._hs_path[flat, :P]                              # (B L, P)
-        label = self._hs_label[flat, :P].to(U.dtype)
         u = U[flat].view(B, L, D)
-        theta = C[path.reshape(-1)].view(B * L, P, D)
-        # Input vectors of the 2 s + 1 positions around every target position (zero padded).
-        u_win = F.pad(u, (0, 0, s, s)).unfold(1, W, 1).reshape(B * L, D, W)
-        weight = mask.unsqueeze(-1) * self._window_offsets().to(U.dtype).repeat(B, 1
-                                                                                ).unsqueeze(1)
-        score = torch.bmm(theta, u_win)                              # (B L, P, W)
-        loss = (F.softplus(score - 2 * label.unsqueeze(-1) * score) * weight).sum()
-        g = (label.unsqueeze(-1) - torch.sigmoid(score)).mul_(weight)  # -dS/dscore
+        score, label, weight, path, mask, theta, u_win = self._hs_scores(
+            walks, u, lambda idx: C[idx], weighted=True)
+        loss = (F.softplus(score - 2 * label * score) * weight).sum()    # -log sigma(+-score)
+        g = (label - torch.sigmoid(score)).mul_(weight)                   # -dS/dscore
         grad_t = torch.bmm(g, u_win.transpose(1, 2))                 # (B L, P, D)
-        grad_win = torch.bmm(g.transpose(1, 2), theta).view(B, L, W, D)
+        grad_win = torch.bmm(g.transpose(1, 2), theta).view(B, L, 2 * s + 1, D)
         grad_u = u.new_zeros(B, L + 2 * s, D)
-        for o in range(W):
+        for o in range(2 * s + 1):
             if o != s:
                 grad_u[:, o:o + L] += grad_win[:, :, o]
         _average_add(U, flat, grad_u[:, s:s + L].reshape(-1, D), lr)
