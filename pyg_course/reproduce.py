@@ -131,13 +131,6 @@ def experiments() -> List[Experiment]:
     return exps
 
 
-def _probe_f1(metric: str) -> Callable[[dict], tuple]:
-    def read(res: dict) -> tuple:
-        s = res["summary"]
-        return s[f"{metric}_mean"], s.get(f"{metric}_std", 0.0)
-    return read
-
-
 def _deepwalk_experiments() -> List[Experiment]:
     group = "DeepWalk (Perozzi et al., 2014) + linear probe"
     exps = [Experiment(f"deepwalk-{ds.lower()}", group, f"{ds}: test accuracy (%)",
@@ -150,9 +143,9 @@ def _deepwalk_experiments() -> List[Experiment]:
     for metric, paper in (("micro", "—"), ("macro", "0.211 (node2vec paper)")):
         exps.append(Experiment(
             f"deepwalk-blogcatalog-{metric}", group, f"BlogCatalog: {metric}-F1 at 50%",
-            "train_deepwalk.py", blog, runs=3, paper=paper, read=_probe_f1(f"{metric}@50"),
-            run_key="deepwalk-blogcatalog", fmt="{:.3f} ± {:.3f}", quick=False,
-            unit="test accuracy (%) / F1"))
+            "train_deepwalk.py", blog, runs=3, paper=paper,
+            read=_summary(f"{metric}@50", scale=1.0), run_key="deepwalk-blogcatalog",
+            fmt="{:.3f} ± {:.3f}", quick=False, unit="test accuracy (%) / F1"))
     return exps
 
 
@@ -204,9 +197,9 @@ def run_one(exp: Experiment, results: Path, quick: bool, peer: bool, force: bool
     cmd = exp.command(quick, peer)
     stamp = out / "command.txt"
     done = out / exp.result_file
-    if not force and done.is_file() and stamp.is_file() and stamp.read_text() == shlex.join(cmd):
+    if not force and (finished := _load(results, exp, peer, quick)) is not None:
         log(f"  reuse  {shlex.join(cmd)}")
-        return _parse(done)
+        return finished
     out.mkdir(parents=True, exist_ok=True)
     for old in (done, stamp):
         old.unlink(missing_ok=True)
@@ -257,16 +250,12 @@ def run_all(selected: Sequence[Experiment], results: Path, quick: bool, force: b
 
 
 def _cell(res: Optional[dict], exp: Experiment) -> str:
-    if res is None:
-        return "not run"
-    try:
-        mean, std = exp.read(res)
-    except (KeyError, ValueError):
-        return "not run"
-    return exp.fmt.format(mean, std)
+    value = _read(res, exp)
+    return "not run" if value is None else exp.fmt.format(*value)
 
 
 def _load(results: Path, exp: Experiment, peer: bool, quick: bool) -> Optional[dict]:
+    """The parsed result of ``exp`` if its folder holds one made by exactly its command."""
     out = _out_dir(results, exp, peer)
     stamp = out / "command.txt"
     if not (out / exp.result_file).is_file() or not stamp.is_file():
