@@ -221,19 +221,39 @@ def run_one(exp: Experiment, results: Path, quick: bool, peer: bool, force: bool
     return _parse(done)
 
 
-def run_all(selected: Sequence[Experiment], results: Path, quick: bool, force: bool = False,
-            peers: bool = True, jobs: int = 1) -> None:
-    """Run every selected experiment, then the PyG peers; rows that share a run folder run it
-    once. With ``jobs > 1`` that many runs go side by side, one thread each."""
+def matches(exp: Experiment, peer: bool, only: Optional[Sequence[str]]) -> bool:
+    """Whether the run ``(exp, peer)`` is picked by ``--only``: one of the strings is part of
+    its key or its run folder, with ``-pyg`` appended for the PyG peer (``gat-cora-pyg`` picks
+    the peer alone, ``gat-cora`` both)."""
+    if only is None:
+        return True
+    suffix = "-pyg" if peer else ""
+    names = (exp.key + suffix, exp.folder + suffix)
+    return any(k in name for k in only for name in names)
+
+
+def tasks_of(selected: Sequence[Experiment], peers: bool = True,
+             only: Optional[Sequence[str]] = None) -> List[tuple]:
+    """The runs ``(exp, peer)`` behind ``selected``: ours first, then PyG's peers; rows that
+    share a run folder give one run."""
     tasks, seen = [], set()
-    for peer in ([False, True] if peers else [False]):  # ours first, then PyG's peers
+    for peer in ([False, True] if peers else [False]):
         for exp in selected:
-            if peer and exp.peer_args is None:
+            if peer and exp.peer_args is None or not matches(exp, peer, only):
                 continue
-            folder = _out_dir(results, exp, peer)
+            folder = exp.folder + ("-pyg" if peer else "")
             if folder not in seen:
                 seen.add(folder)
                 tasks.append((exp, peer))
+    return tasks
+
+
+def run_all(selected: Sequence[Experiment], results: Path, quick: bool, force: bool = False,
+            peers: bool = True, jobs: int = 1, only: Optional[Sequence[str]] = None) -> None:
+    """Run every selected experiment (those ``only`` picks, see :func:`matches`), then the PyG
+    peers; rows that share a run folder run it once. With ``jobs > 1`` that many runs go side
+    by side, one thread each."""
+    tasks = tasks_of(selected, peers, only)
     if jobs <= 1:
         for i, (exp, peer) in enumerate(tasks):
             print(f"[{i + 1}/{len(tasks)}] {exp.group}: {exp.label}{' (PyG)' if peer else ''}",

@@ -14,7 +14,7 @@ pass --force to run it again), so an interrupted reproduction continues where it
 import argparse
 from pathlib import Path
 
-from pyg_course.reproduce import REPO, experiments, run_all, write_tables
+from pyg_course.reproduce import REPO, experiments, run_all, tasks_of, write_tables
 
 
 def main(argv=None):
@@ -22,7 +22,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="fewer seeds and epochs, a subset")
     p.add_argument("--dry-run", action="store_true", help="list the experiments, run nothing")
     p.add_argument("--only", nargs="+", default=None, metavar="KEY",
-                   help="run only experiments whose key contains one of these strings")
+                   help="run only the runs whose key contains one of these strings (a PyG "
+                        "peer's key ends in -pyg); the tables still show every row")
     p.add_argument("--no-peers", action="store_true", help="skip PyG's built-in layers")
     p.add_argument("--force", action="store_true", help="re-run finished experiments")
     p.add_argument("--results", default=None,
@@ -35,19 +36,18 @@ def main(argv=None):
                    help="run nothing; write the tables from the finished runs")
     args = p.parse_args(argv)
 
-    selected = [e for e in experiments() if (e.quick or not args.quick)
-                and (args.only is None or any(k in e.key for k in args.only))]
+    selected = [e for e in experiments() if e.quick or not args.quick]
     if args.dry_run:
-        for e in selected:
-            print(f"{e.key:32s} {' '.join(e.command(args.quick))}")
-            if e.peer_args is not None:
-                print(f"{e.key + '-pyg':32s} {' '.join(e.command(args.quick, peer=True))}")
-        print(f"{len(selected)} experiments")
-        return selected
+        tasks = tasks_of(selected, peers=not args.no_peers, only=args.only)
+        for e, peer in tasks:
+            key = e.folder + ("-pyg" if peer else "")
+            print(f"{key:32s} {' '.join(e.command(args.quick, peer=peer))}")
+        print(f"{len(tasks)} runs ({len(selected)} table rows)")
+        return tasks
     results = Path(args.results or (REPO / "results" / ("quick" if args.quick else "")))
     if not args.tables_only:
         run_all(selected, results, args.quick, force=args.force, peers=not args.no_peers,
-                jobs=args.jobs)
+                jobs=args.jobs, only=args.only)
     readme = None if args.no_readme or args.quick else REPO / "README.md"
     print(write_tables(selected, results, args.quick, readme=readme))
     return selected

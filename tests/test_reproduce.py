@@ -15,13 +15,38 @@ def test_dry_run_lists_every_experiment():
     assert proc.returncode == 0, proc.stderr
     keys = [e.key for e in experiments()]
     assert len(keys) == len(set(keys))
+    listed = [line.split()[0] for line in proc.stdout.splitlines()[:-1]]
     for exp in experiments():
-        assert exp.key in proc.stdout
+        assert exp.folder in listed
+        assert (exp.folder + "-pyg" in listed) == (exp.peer_args is not None)
         assert (REPO / "scripts" / exp.script).is_file(), exp.script
-    assert f"{len(keys)} experiments" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == f"{len(listed)} runs ({len(keys)} table rows)"
     quick = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce.py"), "--dry-run",
                             "--quick"], capture_output=True, text=True, timeout=120)
-    assert 0 < int(re.search(r"(\d+) experiments", quick.stdout).group(1)) < len(keys)
+    assert 0 < int(re.search(r"\((\d+) table rows", quick.stdout).group(1)) < len(keys)
+
+
+def test_only_picks_runs_peers_included_and_tables_keep_every_row(tmp_path, monkeypatch):
+    from pyg_course import reproduce
+
+    exps = experiments()
+    picked = [(e.folder, p) for e, p in reproduce.tasks_of(exps, only=["gat-cora-pyg"])]
+    assert picked == [("gat-cora", True)]
+    both = [(e.folder, p) for e, p in reproduce.tasks_of(exps, only=["gat-cora"])]
+    assert both == [("gat-cora", False), ("gat-cora", True)]
+    blog = reproduce.tasks_of(exps, only=["deepwalk-blogcatalog"])
+    assert [e.folder for e, _ in blog] == ["deepwalk-blogcatalog"]  # two rows, one run
+
+    ran = []
+    monkeypatch.setattr(reproduce, "run_one", lambda exp, *a, **k: ran.append(exp.key))
+    script = REPO / "scripts" / "reproduce.py"
+    from pyg_course.testing.scripts import load_script
+
+    load_script(script).main(["--only", "gat-citeseer-pyg", "--results", str(tmp_path),
+                              "--no-readme"])
+    assert ran == ["gat-citeseer"]
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert all(f"| {e.label} |" in table for e in exps)  # a partial run keeps the whole table
 
 
 def test_one_experiment_end_to_end_and_table_format(tmp_path):
