@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
                    help="hierarchical softmax over a Huffman tree of the nodes (the original "
                         "DeepWalk's objective) instead of negative sampling (default: on for "
                         "BlogCatalog)")
+    p.add_argument("--repeat-damping", type=float, default=None,
+                   help="sgd: a node met n times in a batch moves by its summed gradient / "
+                        "n^RHO (1: average, 0: sum as sequential word2vec; default 1)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--repeats", type=int, default=10, help="random splits (multi-label)")
@@ -149,7 +152,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"error: {exc}") from None
     name = DATASETS[args.dataset.lower()]
     preset = dict(emb_dim=128, walk_length=40, window_size=10, walks_per_node=1, epochs=10,
-                  optimizer="adam", fast_neg=True, hs=False)
+                  optimizer="adam", fast_neg=True, hs=False, repeat_damping=1.0)
     preset.update(PRESETS.get(name, {}))
     for key in preset:
         if getattr(args, key) is None:
@@ -169,7 +172,8 @@ def main(argv=None) -> dict:
                          window_size=args.window_size, neg_weight=args.neg_weight,
                          negative_size=args.negative_size, fast_neg=args.fast_neg,
                          walks_per_node=args.walks_per_node, p=args.p, q=args.q,
-                         hierarchical_softmax=args.hs).to(device)
+                         hierarchical_softmax=args.hs,
+                         repeat_damping=args.repeat_damping).to(device)
         start = time.perf_counter()
         losses = train_deepwalk(model, epochs=args.epochs, lr=args.lr,
                                 batch_size=args.batch_size, optimizer=args.optimizer,

@@ -58,9 +58,11 @@ class DeepWalk(nn.Module):
     :math:`m_i = \sum_j \omega_{|i-j|}` and :math:`K` negatives :math:`x_{b,i,k}` drawn per
     position. A row that occurs once in the batch moves by :math:`-\eta` times its gradient,
     the sum of its per-pair gradients as in word2vec; a row that occurs :math:`n > 1` times
-    moves by its summed gradient divided by :math:`n` (like DGL's ``avg_sgd``), so hubs and
-    small graphs do not blow up with the batch. A walk position counts as one occurrence and
-    a negative draw as :math:`1/K` (a position comes with :math:`K` draws).
+    moves by its summed gradient divided by :math:`n^{\rho}` (``repeat_damping`` :math:`\rho`):
+    :math:`\rho = 1` averages the occurrences (DGL's ``avg_sgd``), which keeps hubs and small
+    graphs from blowing up with the batch; :math:`\rho = 0` sums them (sequential word2vec
+    makes :math:`n` steps). A walk position counts as one occurrence and a negative draw as
+    :math:`1/K` (a position comes with :math:`K` draws).
 
     Args:
         g (Data or Tensor): a PyG ``Data`` (its ``edge_index`` and ``num_nodes``), or a
@@ -91,7 +93,11 @@ class DeepWalk(nn.Module):
             path of :math:`w_i` with branch codes :math:`c_{ik}` (word2vec's ``hs=1``);
             ``negative_size``, ``neg_weight`` and ``fast_neg`` are then unused. ``forward``
             averages it over the pairs of the window, :meth:`sgd_step` sums it with the
-            weights :math:`\omega_d` (same averaging of repeated rows). (default: ``False``)
+            weights :math:`\omega_d` (same treatment of repeated rows). (default: ``False``)
+        repeat_damping (float): :math:`\rho \in [0, 1]`: :meth:`sgd_step` divides the summed
+            gradient of a row that occurs :math:`n` times in a batch by :math:`n^{\rho}`.
+            ``1`` averages (the safe choice on tiny graphs), ``0`` sums like sequential
+            word2vec. Unused by ``forward`` and optimiser loops. (default: ``1.0``)
 
     Shapes:
         - **sample:** ``(B,)`` start nodes :math:`\rightarrow` ``(B, walk_length)`` walks
@@ -116,7 +122,7 @@ class DeepWalk(nn.Module):
                  neg_weight: float = 1, negative_size: int = 5, fast_neg: bool = True,
                  sparse: bool = True, num_nodes: Optional[int] = None, walks_per_node: int = 1,
                  p: float = 1.0, q: float = 1.0, num_negatives: Optional[int] = None,
-                 hierarchical_softmax: bool = False):
+                 hierarchical_softmax: bool = False, repeat_damping: float = 1.0):
         super().__init__()
         edge_index, num_nodes = _graph_of(g, num_nodes)
         if num_negatives is None:
@@ -130,6 +136,8 @@ class DeepWalk(nn.Module):
                 raise ValueError(f"DeepWalk: {name} must be an integer >= {low}, got {value}")
         if neg_weight < 0:
             raise ValueError(f"DeepWalk: neg_weight must be >= 0, got {neg_weight}")
+        if not 0.0 <= float(repeat_damping) <= 1.0:
+            raise ValueError(f"DeepWalk: repeat_damping must be in [0, 1], got {repeat_damping}")
         if not (p > 0 and q > 0):
             raise ValueError(f"DeepWalk: p and q must be > 0, got p={p}, q={q}")
         self.num_nodes = num_nodes
@@ -144,6 +152,7 @@ class DeepWalk(nn.Module):
         self.p, self.q = float(p), float(q)
         self.num_negatives = int(num_negatives)
         self.hierarchical_softmax = bool(hierarchical_softmax)
+        self.repeat_damping = float(repeat_damping)
 
         self.graph = CSRGraph(edge_index, num_nodes)
         self.node_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
@@ -296,6 +305,7 @@ class DeepWalk(nn.Module):
     def _hs_sgd_step(self, walks: Tensor, lr: float) -> Tensor:
         U, C = self.node_embed.weight, self.context_embed.weight
         B, L, D, s = walks.size(0), self.walk_length, self.emb_dim, self.window_size
+        rho = self.repeat_damping
         flat = walks.reshape(-1)
         u = U[flat].view(B, L, D)
         score, label, weight, path, mask, theta, u_win = self._hs_scores(
@@ -308,17 +318,17 @@ class DeepWalk(nn.Module):
         for o in range(2 * s + 1):
             if o != s:
                 grad_u[:, o:o + L] += grad_win[:, :, o]
-        _average_add(U, flat, grad_u[:, s:s + L].reshape(-1, D), lr)
+        _average_add(U, flat, grad_u[:, s:s + L].reshape(-1, D), lr, power=rho)
         keep = mask.reshape(-1) > 0
-        _average_add(C, path.reshape(-1)[keep], grad_t.view(-1, D)[keep], lr)
+        _average_add(C, path.reshape(-1)[keep], grad_t.view(-1, D)[keep], lr, power=rho)
         return loss / (B * self._window_weights().sum())
 
     @torch.no_grad()
     def sgd_step(self, batch_walk: Tensor, lr: float,
                  negatives: Optional[Tensor] = None) -> Tensor:
         r"""One word2vec update on a ``(B, walk_length)`` batch of walks: subtract ``lr`` times
-        the gradient of the summed loss :math:`\mathcal{S}` (class docstring; rows occurring
-        several times take the mean over their occurrences) from both tables, in place,
+        the gradient of the summed loss :math:`\mathcal{S}` (class docstring; a row occurring
+        :math:`n` times divides its summed gradient by :math:`n^{\rho}`) from both tables, in place,
         without autograd. ``negatives`` (``(B, walk_length, negative_size)`` node
         ids) replaces the draw (for tests). Returns :math:`\mathcal{S}` divided by the number
         of weighted pairs (comparable across batch sizes)."""
@@ -333,6 +343,7 @@ class DeepWalk(nn.Module):
             return self._hs_sgd_step(walks, lr)
         U, C = self.node_embed.weight, self.context_embed.weight
         B, D, K = walks.size(0), self.emb_dim, self.negative_size
+        rho = self.repeat_damping
         flat = walks.reshape(-1)
         u, c = U[flat].view(B, L, D), C[flat].view(B, L, D)
         omega = self._window_weights().to(u.dtype)  # cached in float64
@@ -353,15 +364,15 @@ class DeepWalk(nn.Module):
             gn = torch.sigmoid(neg_score).neg_().mul_(m)               # -dS/dneg_score
             grad_u += torch.einsum("blk,blkd->bld", gn, cn)
             grad_neg = (gn.unsqueeze(-1) * u.unsqueeze(2)).view(-1, D)
-            _average_add(U, flat, grad_u.view(-1, D), lr)
+            _average_add(U, flat, grad_u.view(-1, D), lr, power=rho)
             # A negative draw is 1/K of an occurrence: a position comes with K draws.
             units = torch.cat([torch.ones_like(flat, dtype=u.dtype),
                                torch.full_like(neg, 1.0 / K, dtype=u.dtype)])
             _average_add(C, torch.cat([flat, neg]), torch.cat([grad_c.view(-1, D), grad_neg]),
-                         lr, units)
+                         lr, units, power=rho)
         else:
-            _average_add(U, flat, grad_u.view(-1, D), lr)
-            _average_add(C, flat, grad_c.view(-1, D), lr)
+            _average_add(U, flat, grad_u.view(-1, D), lr, power=rho)
+            _average_add(C, flat, grad_c.view(-1, D), lr, power=rho)
         return loss / (B * omega.sum())
 
     @torch.no_grad()
@@ -441,9 +452,9 @@ def huffman_paths(weights: Tensor):
 
 
 def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,
-                 units: Optional[Tensor] = None) -> None:
-    """``table[v] += lr * (sum of the rows of grad at index == v) / max(1, n_v)``, with
-    ``n_v`` the number of occurrences of ``v`` in ``index`` (each weighted by ``units``)."""
+                 units: Optional[Tensor] = None, power: float = 1.0) -> None:
+    """``table[v] += lr * (sum of the rows of grad at index == v) / max(1, n_v) ** power``,
+    with ``n_v`` the number of occurrences of ``v`` in ``index`` (each weighted by ``units``)."""
     rows, inverse = torch.unique(index, return_inverse=True)
     total = torch.zeros(rows.numel(), grad.size(1), dtype=grad.dtype, device=grad.device)
     total.index_add_(0, inverse, grad)
@@ -452,6 +463,8 @@ def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,
         counts.index_add_(0, inverse, torch.ones_like(index, dtype=grad.dtype))
     else:
         counts.index_add_(0, inverse, units)
+    if power != 1.0:
+        counts = counts.clamp_(min=1).pow_(power)
     table.index_add_(0, rows, total.div_(counts.clamp_(min=1).unsqueeze(1)), alpha=lr)
 
 

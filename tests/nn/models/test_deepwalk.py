@@ -173,11 +173,13 @@ def _reference_sum_loss(u, c, walks, window, negatives, lam):
     return total, weighted_pairs
 
 
-@pytest.mark.parametrize("negative_size,neg_weight", [(3, 0.7), (0, 1.0)])
-def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight):
+@pytest.mark.parametrize("negative_size,neg_weight,rho", [(3, 0.7, 1.0), (0, 1.0, 1.0),
+                                                         (3, 0.7, 0.5), (3, 1.0, 0.0)])
+def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight, rho):
     torch.manual_seed(0)
     model = DeepWalk(_graph(), emb_dim=5, walk_length=6, window_size=3,
-                     negative_size=negative_size, neg_weight=neg_weight).double()
+                     negative_size=negative_size, neg_weight=neg_weight,
+                     repeat_damping=rho).double()
     torch.nn.init.normal_(model.node_embed.weight)
     torch.nn.init.normal_(model.context_embed.weight)
     walks = model.sample(torch.tensor([0, 3, 6, 8]))
@@ -186,13 +188,13 @@ def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight)
     C0 = model.context_embed.weight.detach().clone().requires_grad_()
     ref, weighted_pairs = _reference_sum_loss(U0, C0, walks, 3, negatives, neg_weight)
     ref.backward()
-    # A row met n > 1 times in the batch moves by its summed gradient / n; for the context
+    # A row met n > 1 times in the batch moves by its summed gradient / n^rho; for the context
     # table a negative draw counts 1/K of an occurrence.
-    n_u = torch.bincount(walks.reshape(-1), minlength=9).double().clamp(min=1)
+    n_u = torch.bincount(walks.reshape(-1), minlength=9).double().clamp(min=1).pow(rho)
     n_c = torch.bincount(walks.reshape(-1), minlength=9).double()
     if negative_size > 0:
         n_c += torch.bincount(negatives.reshape(-1), minlength=9).double() / negative_size
-    n_c = n_c.clamp(min=1)
+    n_c = n_c.clamp(min=1).pow(rho)
     loss = model.sgd_step(walks, 0.1, negatives=negatives)
     assert loss.item() == pytest.approx(ref.item() / weighted_pairs, rel=1e-12)
     assert torch.allclose(model.node_embed.weight, U0 - 0.1 * U0.grad / n_u[:, None],
@@ -268,6 +270,8 @@ def test_bad_input():
         DeepWalk(data, walk_length=1)
     with pytest.raises(ValueError, match="p and q"):
         DeepWalk(data, q=0)
+    with pytest.raises(ValueError, match=r"repeat_damping must be in \[0, 1\]"):
+        DeepWalk(data, repeat_damping=1.5)
     with pytest.raises(TypeError, match="PyG Data or an edge_index"):
         DeepWalk([[0, 1], [1, 0]])
     with pytest.raises(IndexError, match="only 5 nodes"):
