@@ -117,7 +117,8 @@ class Trainer:
         self.loss_fn = loss_fn
         self.optimizer = optimizer or torch.optim.Adam(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.data = prepare_features(model, data)
+        # Sparse features only in full-batch mode: NeighborLoader cannot slice a CSR matrix.
+        self.data = prepare_features(model, data) if config.mode == "full" else data
         self.epoch = 0
         self.history: List[Dict[str, float]] = []
         self.best: Dict[str, float] = {"val_acc": -1.0, "val_loss": math.inf, "epoch": -1}

@@ -49,3 +49,25 @@ def test_trainer_minibatch_evaluation_is_full_batch(cora):
     with torch.no_grad():
         torch.testing.assert_close(trainer.predict(), model(cora.x, cora.edge_index),
                                    atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["GraphSAGE", "GAT", "GCN"])
+def test_trainer_keeps_sparse_features_out_of_neighbor_loader(model_name):
+    # Bag-of-words features (< 10% non-zeros) become a CSR matrix in full-batch mode only:
+    # NeighborLoader cannot slice CSR, so a mini-batch run used to crash on them.
+    from pyg_course.datasets import csbm
+    from pyg_course.nn import models
+    from pyg_course.train import prepare_features
+
+    data = csbm(num_nodes=300, num_features=40, num_val=50, num_test=100, seed=0)
+    data.x = (torch.rand(300, 40, generator=torch.Generator().manual_seed(0)) < 0.06).float()
+    assert 0 < float((data.x != 0).float().mean()) < 0.1
+    cls = getattr(models, model_name)
+    model = cls(40, 8, num_layers=2, out_channels=2)
+    assert prepare_features(model, data).x.layout == torch.sparse_csr
+    for mode in ("minibatch", "full"):
+        config = TrainConfig(epochs=2, mode=mode, num_neighbors=[5, 5], batch_size=16,
+                             device="cpu", progress=False)
+        trainer = Trainer(model, data, config)
+        assert (trainer.data.x.layout == torch.sparse_csr) == (mode == "full")
+        assert trainer.fit()["epochs_run"] == 2

@@ -20,6 +20,25 @@ AGGREGATORS = ("mean", "gcn", "pool", "lstm")
 _BASE_REDUCE = {"mean": "mean", "gcn": "sum", "pool": "max", "lstm": None}
 
 
+def _is_sparse(x: Tensor) -> bool:
+    return x.is_sparse or x.layout == torch.sparse_csr
+
+
+def _dense(x: Tensor) -> Tensor:
+    return x.to_dense() if _is_sparse(x) else x
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], where: str) -> Tensor:
+    """``x @ weight.T + bias``; a ``torch.sparse`` ``x`` (bag-of-words features) is multiplied
+    sparsely, touching only its non-zeros."""
+    if not _is_sparse(x):
+        return F.linear(x, weight, bias)
+    if isinstance(weight, torch.nn.parameter.UninitializedParameter):
+        raise ValueError(f"{where}: sparse node features need an explicit in_channels")
+    out = torch.sparse.mm(x, weight.t())
+    return out if bias is None else out + bias
+
+
 class SAGEConv(MessagePassing):
     r"""The GraphSAGE operator from `"Inductive Representation Learning on Large Graphs"
     <https://arxiv.org/abs/1706.02216>`_ (Hamilton, Ying & Leskovec, NeurIPS 2017).
@@ -169,12 +188,13 @@ class SAGEConv(MessagePassing):
             edge_index = self._sequence_order(edge_index, num_src, src_ids)
 
         if self.aggr == "pool":
-            x_src = self.lin(x_src).relu()
+            x_src = (_linear(x_src, self.lin.weight, self.lin.bias, name) if _is_sparse(x_src)
+                     else self.lin(x_src)).relu()
         if self.aggr == "lstm":
             # The LSTM's input projection is linear: apply it once per source node, not once
             # per edge; the aggregation then runs only the recurrence.
             lstm = self.lstm
-            x_src = F.linear(x_src, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+            x_src = _linear(x_src, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0, name)
         deg = None
         if self.aggr == "gcn":
             deg = (edge_index.storage.rowcount() if isinstance(edge_index, SparseTensor)
@@ -186,9 +206,10 @@ class SAGEConv(MessagePassing):
         x_root = x_dst
         if transform_first:
             same = x_src is x_dst
-            x_src = F.linear(x_src, self.lin_l.weight)
+            x_src = _linear(x_src, self.lin_l.weight, None, name)
             if self.aggr == "gcn":
-                x_root = x_src if same else F.linear(x_dst, self.lin_l.weight)
+                x_root = x_src if same else _linear(x_dst, self.lin_l.weight, None, name)
+        x_src, x_root = _dense(x_src), _dense(x_root)
         out = self.propagate(edge_index, x=(x_src, x_dst), size=(num_src, num_dst),
                              x_root=x_root, deg=deg)
         if transform_first:
@@ -196,7 +217,8 @@ class SAGEConv(MessagePassing):
         else:
             out = self.lin_l(out)
         if self.root_weight:
-            out = out + self.lin_r(x_dst)
+            out = out + (_linear(x_dst, self.lin_r.weight, self.lin_r.bias, name)
+                         if _is_sparse(x_dst) else self.lin_r(x_dst))
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out

@@ -13,6 +13,7 @@ from torch_geometric.typing import Adj
 from tqdm.auto import tqdm
 
 from pyg_course.nn.conv.sage_conv import SAGEConv
+from pyg_course.nn.models.gcn import sparse_dropout
 
 
 class GraphSAGE(torch.nn.Module):
@@ -48,6 +49,9 @@ class GraphSAGE(torch.nn.Module):
             layer (as in GCN and GAT; not in PyG's ``GraphSAGE``). (default: ``0.0``)
         **kwargs: passed to every :class:`SAGEConv` (e.g. ``normalize``, ``aggr_channels``).
     """
+
+    #: ``torch.sparse`` features are used as they are (sparse input dropout and first product).
+    supports_sparse_features = True
 
     def __init__(
         self,
@@ -107,7 +111,10 @@ class GraphSAGE(torch.nn.Module):
         """``n_id`` (optional): the nodes' ids in the full graph, for a mini-batch; it fixes
         the evaluation-mode neighbour order of the ``lstm`` aggregator (see
         :class:`SAGEConv`) so that a subgraph gives the full graph's numbers."""
-        x = F.dropout(x, self.input_dropout, self.training)
+        if x.is_sparse or x.layout == torch.sparse_csr:  # bag-of-words: drop the non-zeros
+            x = sparse_dropout(x, self.input_dropout, self.training)
+        else:
+            x = F.dropout(x, self.input_dropout, self.training)
         xs = []
         for i, conv in enumerate(self.convs):
             x = self._after_conv(i, conv(x, edge_index, src_ids=n_id))

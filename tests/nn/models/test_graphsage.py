@@ -90,3 +90,16 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="'mean', 'gcn', 'pool', 'lstm'"):
         GraphSAGE(4, 8, 2, aggr="sum")
     assert repr(GraphSAGE(4, 8, 2, 3, aggr="pool")) == "GraphSAGE(4, 3, num_layers=2, aggr='pool')"
+
+
+def test_sparse_bag_of_words_features_equal_dense_and_drop_only_non_zeros():
+    torch.manual_seed(0)
+    x = (torch.rand(30, 12) < 0.1).float()
+    edge_index = torch.randint(0, 30, (2, 90))
+    model = GraphSAGE(12, 8, 2, 3, aggr="mean", input_dropout=0.5).eval()
+    assert GraphSAGE.supports_sparse_features
+    torch.testing.assert_close(model(x.to_sparse_csr(), edge_index), model(x, edge_index))
+    model.train()
+    torch.manual_seed(1)
+    out = model(x.to_sparse_csr(), edge_index)  # training mode: sparse dropout, finite
+    assert torch.isfinite(out).all() and out.shape == (30, 3)
