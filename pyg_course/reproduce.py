@@ -111,9 +111,6 @@ def experiments() -> List[Experiment]:
                     peer_args=(["--impl", "pyg"] if aggr == "mean"
                                or (aggr == "pool" and mode == "minibatch") else None),
                     quick_args=["--epochs", "20"],
-                    # Full-batch LSTM runs over every whole neighbour sequence (up to 168 steps
-                    # on Cora, 99 on CiteSeer): 5+ minutes per seed on this 2-core CPU, 3 seeds.
-                    runs=3 if (aggr == "lstm" and mode == "full") else 10,
                     quick=(ds == "Cora" and mode == "minibatch" and aggr in ("mean", "pool"))))
     for ds in planetoid:
         exps.append(Experiment(
