@@ -178,8 +178,13 @@ def _oversmoothing_experiments() -> List[Experiment]:
             for remedy, depth, label, paper in rows]
 
 
+def run_name(exp: Experiment, peer: bool) -> str:
+    """The run's folder name under ``runs/``: ``exp.folder``, with ``-pyg`` for the peer."""
+    return exp.folder + ("-pyg" if peer else "")
+
+
 def _out_dir(results: Path, exp: Experiment, peer: bool) -> Path:
-    return results / "runs" / (exp.folder + ("-pyg" if peer else ""))
+    return results / "runs" / run_name(exp, peer)
 
 
 def _parse(path: Path) -> dict:
@@ -226,8 +231,7 @@ def matches(exp: Experiment, peer: bool, only: Optional[Sequence[str]]) -> bool:
     the peer alone, ``gat-cora`` both)."""
     if only is None:
         return True
-    suffix = "-pyg" if peer else ""
-    names = (exp.key + suffix, exp.folder + suffix)
+    names = (exp.key + ("-pyg" if peer else ""), run_name(exp, peer))
     return any(k in name for k in only for name in names)
 
 
@@ -240,7 +244,7 @@ def tasks_of(selected: Sequence[Experiment], peers: bool = True,
         for exp in selected:
             if peer and exp.peer_args is None or not matches(exp, peer, only):
                 continue
-            folder = exp.folder + ("-pyg" if peer else "")
+            folder = run_name(exp, peer)
             if folder not in seen:
                 seen.add(folder)
                 tasks.append((exp, peer))

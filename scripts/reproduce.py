@@ -14,7 +14,7 @@ pass --force to run it again), so an interrupted reproduction continues where it
 import argparse
 from pathlib import Path
 
-from pyg_course.reproduce import REPO, experiments, run_all, tasks_of, write_tables
+from pyg_course.reproduce import REPO, experiments, run_all, run_name, tasks_of, write_tables
 
 
 def main(argv=None):
@@ -40,8 +40,7 @@ def main(argv=None):
     if args.dry_run:
         tasks = tasks_of(selected, peers=not args.no_peers, only=args.only)
         for e, peer in tasks:
-            key = e.folder + ("-pyg" if peer else "")
-            print(f"{key:32s} {' '.join(e.command(args.quick, peer=peer))}")
+            print(f"{run_name(e, peer):32s} {' '.join(e.command(args.quick, peer=peer))}")
         print(f"{len(tasks)} runs ({len(selected)} table rows)")
         return tasks
     results = Path(args.results or (REPO / "results" / ("quick" if args.quick else "")))

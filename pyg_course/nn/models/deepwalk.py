@@ -463,9 +463,10 @@ def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,
         counts.index_add_(0, inverse, torch.ones_like(index, dtype=grad.dtype))
     else:
         counts.index_add_(0, inverse, units)
+    counts.clamp_(min=1)
     if power != 1.0:
-        counts = counts.clamp_(min=1).pow_(power)
-    table.index_add_(0, rows, total.div_(counts.clamp_(min=1).unsqueeze(1)), alpha=lr)
+        counts.pow_(power)
+    table.index_add_(0, rows, total.div_(counts.unsqueeze(1)), alpha=lr)
 
 
 def _graph_of(g, num_nodes: Optional[int]):
