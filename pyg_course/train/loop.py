@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.datasets import check_features
@@ -82,7 +83,7 @@ def prepare_features(model: torch.nn.Module, data: Data, max_density: float = 0.
     check_features(data.x, "training data")
     if not getattr(model, "supports_sparse_features", False) or data.x is None:
         return data
-    if data.x.is_sparse or data.x.layout == torch.sparse_csr:
+    if is_torch_sparse_tensor(data.x):
         return data
     density = float((data.x != 0).sum()) / max(data.x.numel(), 1)
     if density > max_density:

@@ -76,3 +76,21 @@ def adj_to_edge_index(adj, where: str) -> Tuple[Tensor, Optional[Tensor], Tuple[
         raise TypeError(f"{where}: expected edge_index Tensor, SparseTensor or torch.sparse "
                         f"tensor, got {type(adj).__name__}")
     return torch.stack([src, dst]), value, (num_src, num_dst)
+
+
+def project(x: Tensor, weight: Tensor, bias: Optional[Tensor], where: str) -> Tensor:
+    """``x @ weight.T + bias``; a ``torch.sparse`` ``x`` is multiplied sparsely, touching only
+    its non-zeros."""
+    if not is_torch_sparse_tensor(x):
+        return torch.nn.functional.linear(x, weight, bias)
+    if isinstance(weight, torch.nn.parameter.UninitializedParameter):
+        raise ValueError(f"{where}: sparse node features need an explicit in_channels")
+    out = torch.sparse.mm(x, weight.t())
+    return out if bias is None else out + bias
+
+
+def linear(lin: torch.nn.Module, x: Tensor, where: str) -> Tensor:
+    """``lin(x)`` for a ``Linear`` layer ``lin``; a ``torch.sparse`` ``x`` is multiplied
+    sparsely (:func:`project`). Dense input goes through ``lin`` itself, so lazy
+    (``in_channels=-1``) layers initialise as usual."""
+    return project(x, lin.weight, lin.bias, where) if is_torch_sparse_tensor(x) else lin(x)

@@ -14,7 +14,12 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import adj_to_edge_index, check_edge_index, check_node_features
+from pyg_course.nn.conv.checks import (
+    adj_to_edge_index,
+    check_edge_index,
+    check_node_features,
+    linear,
+)
 
 
 def edge_softmax(logits: Tensor, index: Tensor, num_nodes: int,
@@ -49,15 +54,6 @@ def edge_softmax(logits: Tensor, index: Tensor, num_nodes: int,
         shifted = (logits - node_max.index_select(0, index)).exp()
         denom = scatter(shifted, index, dim=0, dim_size=num_nodes, reduce="sum")
     return shifted / denom.index_select(0, index)
-
-
-def _linear(lin: Linear, x: Tensor, where: str) -> Tensor:
-    """``lin(x)``; a ``torch.sparse`` ``x`` (bag-of-words features) is multiplied sparsely."""
-    if x.is_sparse or x.layout == torch.sparse_csr:
-        if lin.in_channels <= 0:
-            raise ValueError(f"{where}: sparse node features need an explicit in_channels")
-        return torch.sparse.mm(x, lin.weight.t())
-    return lin(x)
 
 
 class GATConv(MessagePassing):
@@ -208,11 +204,11 @@ class GATConv(MessagePassing):
     def _project(self, x_src: Tensor, x_dst: Tensor) -> Tuple[Tensor, Tensor]:
         H, C = self.heads, self.out_channels
         if self.lin is not None:
-            h_src = _linear(self.lin, x_src, self.__class__.__name__).view(-1, H, C)
-            h_dst = h_src if x_dst is x_src else _linear(self.lin, x_dst, "").view(-1, H, C)
+            h_src = linear(self.lin, x_src, self.__class__.__name__).view(-1, H, C)
+            h_dst = h_src if x_dst is x_src else linear(self.lin, x_dst, "").view(-1, H, C)
             return h_src, h_dst
-        return (_linear(self.lin_src, x_src, self.__class__.__name__).view(-1, H, C),
-                _linear(self.lin_dst, x_dst, self.__class__.__name__).view(-1, H, C))
+        return (linear(self.lin_src, x_src, self.__class__.__name__).view(-1, H, C),
+                linear(self.lin_dst, x_dst, self.__class__.__name__).view(-1, H, C))
 
     def _check_features(self, x) -> Tuple[Tensor, Tensor, bool]:
         name = self.__class__.__name__
@@ -263,7 +259,7 @@ class GATConv(MessagePassing):
         num_src, num_dst = x_src.size(0), x_dst.size(0)
         edge_index = self._edges(edge_index, num_src, num_dst)
 
-        res = _linear(self.res, x_dst, self.__class__.__name__) if self.res is not None else None
+        res = linear(self.res, x_dst, self.__class__.__name__) if self.res is not None else None
         h_src, h_dst = self._project(x_src, x_dst)
         score_src = (h_src * self.att_src).sum(dim=-1)
         score_dst = (h_dst * self.att_dst).sum(dim=-1)

@@ -18,6 +18,7 @@ from pyg_course.nn.conv.checks import (
     check_edge_index,
     check_edge_weight,
     check_node_features,
+    linear,
 )
 
 
@@ -225,12 +226,7 @@ class GCNConv(MessagePassing):
         return self.propagate(adj_t, x=self._project(x), edge_weight=None)
 
     def _project(self, x: Tensor) -> Tensor:
-        if x.is_sparse or x.layout == torch.sparse_csr:
-            if self.in_channels <= 0:
-                raise ValueError(f"{self.__class__.__name__}: sparse node features need an "
-                                 f"explicit in_channels")
-            return torch.sparse.mm(x, self.lin.weight.t())
-        return self.lin(x)
+        return linear(self.lin, x, self.__class__.__name__)
 
     def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
         return edge_weight.view(-1, 1) * x_j

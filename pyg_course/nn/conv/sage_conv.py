@@ -12,31 +12,18 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import adj_to_edge_index, check_edge_index, check_node_features
+from pyg_course.nn.conv.checks import (
+    adj_to_edge_index,
+    check_edge_index,
+    check_node_features,
+    linear,
+    project,
+)
 
 AGGREGATORS = ("mean", "gcn", "pool", "lstm")
 
 # The reduction each aggregator hands to ``MessagePassing`` (LSTM aggregates by itself).
 _BASE_REDUCE = {"mean": "mean", "gcn": "sum", "pool": "max", "lstm": None}
-
-
-def _is_sparse(x: Tensor) -> bool:
-    return x.is_sparse or x.layout == torch.sparse_csr
-
-
-def _dense(x: Tensor) -> Tensor:
-    return x.to_dense() if _is_sparse(x) else x
-
-
-def _linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], where: str) -> Tensor:
-    """``x @ weight.T + bias``; a ``torch.sparse`` ``x`` (bag-of-words features) is multiplied
-    sparsely, touching only its non-zeros."""
-    if not _is_sparse(x):
-        return F.linear(x, weight, bias)
-    if isinstance(weight, torch.nn.parameter.UninitializedParameter):
-        raise ValueError(f"{where}: sparse node features need an explicit in_channels")
-    out = torch.sparse.mm(x, weight.t())
-    return out if bias is None else out + bias
 
 
 class SAGEConv(MessagePassing):
@@ -188,13 +175,12 @@ class SAGEConv(MessagePassing):
             edge_index = self._sequence_order(edge_index, num_src, src_ids)
 
         if self.aggr == "pool":
-            x_src = (_linear(x_src, self.lin.weight, self.lin.bias, name) if _is_sparse(x_src)
-                     else self.lin(x_src)).relu()
+            x_src = linear(self.lin, x_src, name).relu()
         if self.aggr == "lstm":
             # The LSTM's input projection is linear: apply it once per source node, not once
             # per edge; the aggregation then runs only the recurrence.
             lstm = self.lstm
-            x_src = _linear(x_src, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0, name)
+            x_src = project(x_src, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0, name)
         deg = None
         if self.aggr == "gcn":
             deg = (edge_index.storage.rowcount() if isinstance(edge_index, SparseTensor)
@@ -206,10 +192,12 @@ class SAGEConv(MessagePassing):
         x_root = x_dst
         if transform_first:
             same = x_src is x_dst
-            x_src = _linear(x_src, self.lin_l.weight, None, name)
+            x_src = project(x_src, self.lin_l.weight, None, name)
             if self.aggr == "gcn":
-                x_root = x_src if same else _linear(x_dst, self.lin_l.weight, None, name)
-        x_src, x_root = _dense(x_src), _dense(x_root)
+                x_root = x_src if same else project(x_dst, self.lin_l.weight, None, name)
+        # The aggregate-first path (mean/gcn widening the features) takes sparse input densely.
+        x_src = x_src.to_dense() if is_torch_sparse_tensor(x_src) else x_src
+        x_root = x_root.to_dense() if is_torch_sparse_tensor(x_root) else x_root
         out = self.propagate(edge_index, x=(x_src, x_dst), size=(num_src, num_dst),
                              x_root=x_root, deg=deg)
         if transform_first:
@@ -217,8 +205,7 @@ class SAGEConv(MessagePassing):
         else:
             out = self.lin_l(out)
         if self.root_weight:
-            out = out + (_linear(x_dst, self.lin_r.weight, self.lin_r.bias, name)
-                         if _is_sparse(x_dst) else self.lin_r(x_dst))
+            out = out + linear(self.lin_r, x_dst, name)
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out

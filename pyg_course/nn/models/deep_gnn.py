@@ -11,7 +11,11 @@ from torch_geometric.nn import GCN2Conv, JumpingKnowledge, PairNorm
 from torch_geometric.typing import Adj, SparseTensor
 from torch_geometric.utils import dropout_edge, is_torch_sparse_tensor
 
-from pyg_course.nn.conv.checks import adj_to_edge_index, check_edge_index
+from pyg_course.nn.conv.checks import (
+    adj_to_edge_index,
+    check_edge_index,
+    linear,
+)
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
 from pyg_course.nn.models.gcn import sparse_dropout
 
@@ -201,15 +205,12 @@ class DeepGNN(torch.nn.Module):
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
         adj_t = self._adjacency(edge_index, x.size(0), x.dtype)
         drop = lambda h: F.dropout(h, self.dropout, self.training)  # noqa: E731
-        sparse_x = x.is_sparse or x.layout == torch.sparse_csr
+        sparse_x = is_torch_sparse_tensor(x)
         if sparse_x:
             x = sparse_dropout(x, self.dropout, self.training)
 
         if self.gcnii:
-            if sparse_x:
-                h = torch.sparse.mm(x, self.lin_in.weight.t()) + self.lin_in.bias
-            else:
-                h = self.lin_in(drop(x))
+            h = linear(self.lin_in, x if sparse_x else drop(x), self.__class__.__name__)
             h = h0 = F.relu(h)
             for conv, norm in zip(self.convs, self.norms):
                 h = F.relu(norm(conv(drop(h), h0, adj_t)))

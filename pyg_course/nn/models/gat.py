@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj
-from torch_geometric.utils import scatter
+from torch_geometric.utils import is_torch_sparse_tensor, scatter
 from tqdm.auto import tqdm
 
 from pyg_course.nn.conv.gat_conv import GATConv
@@ -116,10 +116,7 @@ class GAT(torch.nn.Module):
         ``(edge_index, alpha)``."""
         attention = []
         for i, conv in enumerate(self.convs):
-            if x.is_sparse or x.layout == torch.sparse_csr:
-                x = sparse_dropout(x, self.dropout, self.training)
-            else:
-                x = F.dropout(x, self.dropout, self.training)
+            x = sparse_dropout(x, self.dropout, self.training)
             if return_attention_weights:
                 x, att = conv(x, edge_index, return_attention_weights=True)
                 attention.append(att)
@@ -144,7 +141,7 @@ class GAT(torch.nn.Module):
         self.eval()
         device = torch.device(device) if device is not None else next(self.parameters()).device
         x_all = loader.data.x
-        if x_all.is_sparse or x_all.layout == torch.sparse_csr:
+        if is_torch_sparse_tensor(x_all):
             x_all = x_all.to_dense()
         x_all = x_all.cpu()
         bar = tqdm(total=self.num_layers * len(loader), disable=not progress, leave=False,

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.typing import Adj, OptTensor
+from torch_geometric.utils import is_torch_sparse_tensor
 
 from pyg_course.nn.conv.gcn_conv import GCNConv
 
@@ -19,8 +20,11 @@ def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     Dense dropout on a bag-of-words matrix draws a random number for every entry, although
     98.7% of Cora's are zero and stay zero; the original GCN code drops only the non-zeros.
     The result has the same distribution as dense dropout (zeros stay zero, survivors are
-    scaled by ``1 / (1 - p)``) at the cost of the non-zeros alone.
+    scaled by ``1 / (1 - p)``) at the cost of the non-zeros alone. A dense ``x`` gets
+    ``F.dropout``, so a model calls this on whatever features it is given.
     """
+    if not is_torch_sparse_tensor(x):
+        return F.dropout(x, p, training)
     if not training or p == 0.0:
         return x
     if x.layout == torch.sparse_csr:
@@ -91,10 +95,7 @@ class GCN(torch.nn.Module):
             conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
-        if x.is_sparse or x.layout == torch.sparse_csr:
-            x = sparse_dropout(x, self.input_dropout, self.training)
-        else:
-            x = F.dropout(x, self.input_dropout, self.training)
+        x = sparse_dropout(x, self.input_dropout, self.training)
         for i, conv in enumerate(self.convs):
             x = conv(x, edge_index, edge_weight)
             if i < self.num_layers - 1:

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch_geometric.nn import JumpingKnowledge
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.typing import Adj
+from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.nn.conv.sage_conv import SAGEConv
@@ -111,10 +112,7 @@ class GraphSAGE(torch.nn.Module):
         """``n_id`` (optional): the nodes' ids in the full graph, for a mini-batch; it fixes
         the evaluation-mode neighbour order of the ``lstm`` aggregator (see
         :class:`SAGEConv`) so that a subgraph gives the full graph's numbers."""
-        if x.is_sparse or x.layout == torch.sparse_csr:  # bag-of-words: drop the non-zeros
-            x = sparse_dropout(x, self.input_dropout, self.training)
-        else:
-            x = F.dropout(x, self.input_dropout, self.training)
+        x = sparse_dropout(x, self.input_dropout, self.training)  # sparse: the non-zeros only
         xs = []
         for i, conv in enumerate(self.convs):
             x = self._after_conv(i, conv(x, edge_index, src_ids=n_id))
@@ -138,7 +136,7 @@ class GraphSAGE(torch.nn.Module):
         device = torch.device(device) if device is not None else next(self.parameters()).device
         data = loader.data
         x_all = data.x
-        if x_all.is_sparse or x_all.layout == torch.sparse_csr:
+        if is_torch_sparse_tensor(x_all):
             x_all = x_all.to_dense()
         x_all = x_all.cpu()
         bar = tqdm(total=self.num_layers * len(loader), disable=not progress, leave=False,
