@@ -69,7 +69,15 @@ def test_one_experiment_end_to_end_and_table_format(tmp_path):
     assert (tmp_path / "RESULTS.md").read_text().startswith("# Results")
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert abs(rows[0]["ours"][0] - float(cells[1].split()[0])) <= 0.05
+    # Each run's wall time: in RESULTS.md (not the README) and results.json.
+    timed = {r["run"]: r for r in json.loads((tmp_path / "results.json").read_text())["runs"]}
+    assert set(timed) == {"gcn-csbm", "gcn-csbm-pyg"} and timed["gcn-csbm"]["seconds"] > 0
+    assert timed["gcn-csbm-pyg"]["command"].endswith("--impl pyg --runs 2")
+    results_md = (tmp_path / "RESULTS.md").read_text()
+    assert "## Run times" in results_md and "| gcn-csbm-pyg | " in results_md
+    assert "over every row (`--jobs 1`, all 2 runs trained afresh) took" in results_md
     content = readme.read_text()
+    assert "## Run times" not in content
     assert "old table" not in content and content.startswith("intro\n")
     assert content.endswith(f"{END}\noutro\n") and "| CSBM |" in content
 
@@ -77,6 +85,8 @@ def test_one_experiment_end_to_end_and_table_format(tmp_path):
     stamp = (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns
     run_all([exp], tmp_path, quick=False)
     assert (tmp_path / "runs" / "gcn-csbm" / "results.json").stat().st_mtime_ns == stamp
+    write_tables([exp, missing], tmp_path, quick=False)
+    assert "2 of its 2 runs reused" in (tmp_path / "RESULTS.md").read_text()
 
 
 def test_rows_sharing_one_run_run_it_once_and_read_a_csv(tmp_path):
@@ -117,3 +127,33 @@ def test_side_by_side_jobs_run_every_task(tmp_path):
         res = json.loads((tmp_path / "runs" / e.key / "results.json").read_text())
         assert res["seed"] == int(e.key[-1])
         assert (tmp_path / "runs" / e.key / "command.txt").read_text().endswith("--runs 1")
+
+
+def test_longest_first_uses_the_last_wall_times(tmp_path):
+    from pyg_course.reproduce import TIMING, longest_first, run_name
+
+    exps = [Experiment(f"e{i}", "G", f"row {i}", "train_gcn.py", [], peer_args=["--impl", "pyg"])
+            for i in range(4)]
+    tasks = [(e, peer) for e in exps for peer in (False, True)]
+    seconds = {"e0": 5, "e0-pyg": 50, "e1": 500, "e2-pyg": 1}
+    for exp, peer in tasks:
+        name = run_name(exp, peer)
+        if name in seconds:
+            (tmp_path / "runs" / name).mkdir(parents=True)
+            (tmp_path / "runs" / name / TIMING).write_text(json.dumps({"seconds": seconds[name]}))
+    # A run without its folder takes its time from the last tables' results.json.
+    (tmp_path / "results.json").write_text(json.dumps({"rows": [], "runs": [
+        {"run": "e3", "seconds": 100.0, "command": "x"}]}))
+    order = [run_name(e, p) for e, p in longest_first(tasks, tmp_path)]
+    # Never timed first (in their order), then longest first.
+    assert order == ["e1-pyg", "e2", "e3-pyg", "e1", "e3", "e0-pyg", "e0", "e2-pyg"]
+
+
+def test_peer_seeds_and_the_seeds_column():
+    exp = Experiment("x", "G", "row", "train_gcn.py", [], runs=10, peer_runs=5,
+                     peer_args=["--impl", "pyg"])
+    assert exp.command(False, peer=True)[-2:] == ["--runs", "5"]
+    assert exp.command(False)[-2:] == ["--runs", "10"]
+    assert exp.command(True, peer=True)[-2:] == ["--runs", str(exp.quick_runs)]
+    small = Experiment("y", "G", "row", "train_gcn.py", [], runs=3, peer_args=["--impl", "pyg"])
+    assert small.seeds(False, peer=True) == 3  # never more peer seeds than ours

@@ -7,10 +7,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pyg_course.nn.models.gcn import sparse_dropout
+
 
 class PyGGCN(torch.nn.Module):
     """GCN of Kipf & Welling built from ``torch_geometric.nn.GCNConv``, as in PyG's
-    ``examples/gcn.py``: dropout on the input and between layers, cached normalisation."""
+    ``examples/gcn.py``: dropout on the input and between layers, cached normalisation.
+
+    Sparse bag-of-words features are given to it as to our GCN (``GCNConv`` multiplies a CSR
+    input by its weight first), so both columns measure the layers, not the input format."""
+
+    supports_sparse_features = True
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: int, dropout: float = 0.5, cached: bool = True):
@@ -28,7 +35,7 @@ class PyGGCN(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         for i, conv in enumerate(self.convs):
-            x = conv(F.dropout(x, self.dropout, self.training), edge_index)
+            x = conv(sparse_dropout(x, self.dropout, self.training), edge_index)
             if i < len(self.convs) - 1:
                 x = x.relu()
         return x
@@ -52,6 +59,10 @@ class PyGGraphSAGE(torch.nn.Module):
 
     There is no layer-wise ``inference``; in mini-batch mode the training loop evaluates with
     one full-batch forward pass, which is the same function (full neighbourhoods, eval mode).
+
+    With ``aggr="pool"`` it takes sparse bag-of-words features, as our model does (PyG's
+    ``project=True`` multiplies the input by ``lin`` before aggregating, and ``lin_r`` takes a
+    CSR input); PyG's mean aggregates the raw input first, so it needs dense features.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
@@ -72,13 +83,14 @@ class PyGGraphSAGE(torch.nn.Module):
         self.aggr = aggr
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.supports_sparse_features = aggr == "pool"
 
     def reset_parameters(self):
         for conv in self.convs:
             conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = sparse_dropout(x, self.input_dropout, self.training)
         for i, conv in enumerate(self.convs):
             x = conv(x, edge_index)
             if i < len(self.convs) - 1:
@@ -94,7 +106,10 @@ class PyGGraphSAGE(torch.nn.Module):
 class PyGGAT(torch.nn.Module):
     """GAT of Veličković et al. built from ``torch_geometric.nn.GATConv``, as in PyG's
     ``examples/gat.py``: dropout on the input of every layer and on the attention, ELU between
-    layers, hidden heads concatenated, output heads averaged."""
+    layers, hidden heads concatenated, output heads averaged. Takes sparse features as our
+    GAT does (``GATConv`` multiplies its input by its weight first)."""
+
+    supports_sparse_features = True
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: int, heads: int = 8, dropout: float = 0.6,
@@ -117,7 +132,7 @@ class PyGGAT(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         for i, conv in enumerate(self.convs):
-            x = conv(F.dropout(x, self.dropout, self.training), edge_index)
+            x = conv(sparse_dropout(x, self.dropout, self.training), edge_index)
             if i < len(self.convs) - 1:
                 x = F.elu(x)
         return x

@@ -4,6 +4,7 @@ loop state and every random number generator."""
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -31,6 +32,20 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def pack(records: Any) -> bytes:
+    """Plain-Python checkpoint content (the per-epoch metric records), pickled in one go.
+
+    ``torch.save`` pickles object by object through a Python hook: the 7,000 epoch records of a
+    10-seed GAT experiment took 50 ms per checkpoint, written every epoch (as long as the
+    training step itself); as one ``bytes`` object they take 5 ms. No tensors inside."""
+    return pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack(blob: Any) -> Any:
+    """Inverse of :func:`pack`; content that was saved unpacked is returned as it is."""
+    return pickle.loads(blob) if isinstance(blob, bytes) else blob
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> None:

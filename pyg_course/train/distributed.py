@@ -145,7 +145,7 @@ class DistributedTrainer(Trainer):
             range(train_idx.numel()), num_replicas=self.world_size, rank=self.rank,
             shuffle=True, seed=self.shard_seed, drop_last=True)
         return NeighborLoader(
-            self.data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
+            self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
             input_nodes=train_idx, sampler=self.train_sampler, num_workers=cfg.num_workers)
 
     def shard(self, epoch: int) -> Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
-from pyg_course.train.checkpoint import load_checkpoint, save_atomic
+from pyg_course.train.checkpoint import load_checkpoint, pack, save_atomic, unpack
 from pyg_course.train.distributed import broadcast_object, is_main_process
 from pyg_course.train.loop import TrainConfig, Trainer, resolve_device
 
@@ -72,7 +72,7 @@ def run_experiment(
             raise ValueError(f"resume: the checkpoint in {out} was written with other settings "
                              f"({state['config']}, runs={state['runs']}, seed={state['seed']}); "
                              f"use the same arguments or another --out")
-    completed: List[Dict[str, Any]] = state["completed"] if state else []
+    completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
 
     for r in range(len(completed), runs):
         seed_everything(seed + r)
@@ -81,10 +81,12 @@ def run_experiment(
         if state is not None and state.get("trainer") is not None and state["run"] == r:
             trainer.load_state_dict(state["trainer"])
 
-        def save(trainer_state, r=r):
+        packed = pack(completed)  # the finished runs, pickled once per run, not every epoch
+
+        def save(trainer_state, r=r, packed=packed):
             if not main:
                 return
-            save_atomic({"run": r, "completed": completed, "trainer": trainer_state,
+            save_atomic({"run": r, "completed": packed, "trainer": trainer_state,
                          "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
 
         result = trainer.fit(checkpoint=save if out is not None else None,
@@ -93,7 +95,7 @@ def run_experiment(
         completed.append(result)
         if out is not None and main:
             torch.save(trainer.best_state, out / "model.pt")
-            save_atomic({"run": r + 1, "completed": completed, "trainer": None,
+            save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
                          "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
         if main:
             print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test "

@@ -18,7 +18,8 @@ from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.datasets import check_features
-from pyg_course.train.checkpoint import rng_state, set_rng_state
+from pyg_course.nn.conv.checks import index_rows
+from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
 
 SPLITS = ("train", "val", "test")
 
@@ -118,8 +119,17 @@ class Trainer:
         self.loss_fn = loss_fn
         self.optimizer = optimizer or torch.optim.Adam(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        # Sparse features only in full-batch mode: NeighborLoader cannot slice a CSR matrix.
-        self.data = prepare_features(model, data) if config.mode == "full" else data
+        self.data = prepare_features(model, data)
+        # Sparse features in mini-batch mode: NeighborLoader cannot slice a CSR matrix, so the
+        # loaders sample a copy of the graph without them and each batch gathers its rows
+        # (``index_rows``); the first layer then costs the batch's non-zeros only.
+        self.features: Optional[Tensor] = None
+        self.loader_data = self.data
+        if config.mode == "minibatch" and is_torch_sparse_tensor(self.data.x):
+            self.features = self.data.x
+            self.loader_data = copy.copy(self.data)
+            self.loader_data.num_nodes = self.data.num_nodes
+            del self.loader_data.x
         self.epoch = 0
         self.history: List[Dict[str, float]] = []
         self.best: Dict[str, float] = {"val_acc": -1.0, "val_loss": math.inf, "epoch": -1}
@@ -139,7 +149,7 @@ class Trainer:
             self.data_device = None
             if hasattr(model, "inference"):
                 self.eval_loader = NeighborLoader(
-                    self.data, num_neighbors=[-1], batch_size=config.eval_batch_size,
+                    self.loader_data, num_neighbors=[-1], batch_size=config.eval_batch_size,
                     shuffle=False, num_workers=config.num_workers)
 
     def _make_train_loader(self):
@@ -155,7 +165,7 @@ class Trainer:
 
         cfg = self.config
         return NeighborLoader(
-            self.data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
+            self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
             input_nodes=self.data.train_mask, shuffle=True, num_workers=cfg.num_workers)
 
     # ------------------------------------------------------------------ steps
@@ -173,15 +183,20 @@ class Trainer:
             return float(loss.detach())
         total, count = 0.0, 0
         for batch in self.train_loader:
+            x = self.batch_features(batch).to(self.device)
             batch = batch.to(self.device)
             self.optimizer.zero_grad()
-            out = self.train_module(batch.x, batch.edge_index)[: batch.batch_size]
+            out = self.train_module(x, batch.edge_index)[: batch.batch_size]
             loss = self.loss_fn(out, batch.y[: batch.batch_size])
             loss.backward()
             self.optimizer.step()
             total += float(loss.detach()) * batch.batch_size
             count += batch.batch_size
         return total / max(count, 1)
+
+    def batch_features(self, batch: Data) -> Tensor:
+        """A mini-batch's node features: ``batch.x``, or the rows of the sparse features."""
+        return batch.x if self.features is None else index_rows(self.features, batch.n_id)
 
     def _full_batch_train_nodes(self) -> Tensor:
         """The nodes whose loss a full-batch step averages (all training nodes here; one
@@ -193,7 +208,8 @@ class Trainer:
         """Logits for every node (evaluation mode)."""
         self.model.eval()
         if self.config.mode == "minibatch" and hasattr(self.model, "inference"):
-            return self.model.inference(self.eval_loader, self.device)
+            extra = {} if self.features is None else {"x": self.features}
+            return self.model.inference(self.eval_loader, self.device, **extra)
         d = self.data_device if self.data_device is not None else self.data.to(self.device)
         return self.model(d.x, d.edge_index)
 
@@ -215,7 +231,7 @@ class Trainer:
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "history": self.history,
+            "history": pack(self.history),
             "best": self.best,
             "best_state": self.best_state,
             "bad_epochs": self.bad_epochs,
@@ -227,7 +243,7 @@ class Trainer:
         self.epoch = state["epoch"]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.history = state["history"]
+        self.history = unpack(state["history"])
         self.best = state["best"]
         self.best_state = state["best_state"]
         self.bad_epochs = state["bad_epochs"]

@@ -44,7 +44,14 @@ from pyg_course.sampling import (
     UnigramNegativeSampler,
     WalkPositiveSampler,
 )
-from pyg_course.train.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from pyg_course.train.checkpoint import (
+    load_checkpoint,
+    pack,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+    unpack,
+)
 from pyg_course.train.experiment import mean_std, write_history
 from pyg_course.train.loop import resolve_device
 
@@ -166,7 +173,7 @@ class UnsupervisedTrainer:
 
     def state_dict(self) -> Dict[str, Any]:
         return {"epoch": self.epoch, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "history": self.history,
+                "optimizer": self.optimizer.state_dict(), "history": pack(self.history),
                 "rng": rng_state(), "num_fallback": getattr(self.negatives, "num_fallback", 0),
                 "num_anchors": getattr(self.negatives, "num_anchors", 0)}
 
@@ -174,7 +181,7 @@ class UnsupervisedTrainer:
         self.epoch = state["epoch"]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.history = state["history"]
+        self.history = unpack(state["history"])
         if hasattr(self.negatives, "num_fallback"):
             self.negatives.num_fallback = state["num_fallback"]
             self.negatives.num_anchors = state["num_anchors"]
@@ -264,7 +271,7 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         elif state["config"] != cfg or state["seed"] != seed:
             raise ValueError(f"resume: the checkpoint in {out} was written with other settings; "
                              f"use the same arguments or another --out")
-    completed: List[Dict[str, Any]] = state["completed"] if state else []
+    completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     name = f"unsupervised GraphSAGE {getattr(args, 'dataset', '')}".strip()
@@ -275,8 +282,10 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         if state is not None and state.get("trainer") is not None and state["run"] == r:
             trainer.load_state_dict(state["trainer"])
 
-        def save(trainer_state, r=r):
-            save_atomic({"run": r, "completed": completed, "trainer": trainer_state,
+        packed = pack(completed)
+
+        def save(trainer_state, r=r, packed=packed):
+            save_atomic({"run": r, "completed": packed, "trainer": trainer_state,
                          "config": cfg, "seed": seed}, ckpt_path)
 
         start = time.perf_counter()
@@ -286,7 +295,7 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         completed.append(result)
         if out is not None:
             torch.save(trainer.model.state_dict(), out / "model.pt")
-            save_atomic({"run": r + 1, "completed": completed, "trainer": None,
+            save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
                          "config": cfg, "seed": seed}, ckpt_path)
         print(f"{name} run {r + 1}/{runs} (seed {seed + r}): probe test "
               f"{100 * result['test_acc']:.2f}, val {100 * result['val_acc']:.2f} at epoch "

@@ -137,3 +137,12 @@ def test_sigkill_mid_epoch_then_resume_is_exact(tmp_path):
     a = torch.load(tmp_path / "clean" / "model.pt")
     b = torch.load(tmp_path / "killed" / "model.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pack_round_trips_records_and_passes_unpacked_content():
+    from pyg_course.train.checkpoint import pack, unpack
+
+    records = [{"epoch": 1, "val_acc": 0.5, "loss": float("inf")}, {"epoch": 2, "val_acc": 0.25}]
+    blob = pack(records)
+    assert isinstance(blob, bytes) and unpack(blob) == records
+    assert unpack(records) is records  # a checkpoint written before packing

@@ -94,3 +94,29 @@ def linear(lin: torch.nn.Module, x: Tensor, where: str) -> Tensor:
     sparsely (:func:`project`). Dense input goes through ``lin`` itself, so lazy
     (``in_channels=-1``) layers initialise as usual."""
     return project(x, lin.weight, lin.bias, where) if is_torch_sparse_tensor(x) else lin(x)
+
+
+def index_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a dense, COO or CSR ``x`` (a mini-batch's features); sparse ``x``
+    stays sparse, in its layout, so that a mini-batch of bag-of-words rows is gathered, dropped
+    out and multiplied at the cost of its non-zeros. (``torch.index_select`` has no CSR kernel,
+    and ``NeighborLoader`` cannot slice a CSR matrix, which is why the training loop gathers
+    sparse features itself.)"""
+    index = index.to(device=x.device, dtype=torch.long)
+    if not is_torch_sparse_tensor(x):
+        return x.index_select(0, index)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
+        raise IndexError(f"index_rows: row index out of range [0, {x.size(0)}) "
+                         f"(min {int(index.min())}, max {int(index.max())})")
+    if x.layout != torch.sparse_csr:
+        return x.index_select(0, index)
+    crow, col, val = x.crow_indices(), x.col_indices(), x.values()
+    start = crow[index]
+    count = crow[index + 1] - start
+    new_crow = torch.zeros(index.numel() + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(count, 0, out=new_crow[1:])
+    nnz = int(new_crow[-1])
+    # Position of every kept entry: its row's start in x plus its offset within the row.
+    pos = (torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
+           + torch.arange(nnz, dtype=crow.dtype, device=crow.device))
+    return torch.sparse_csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)))

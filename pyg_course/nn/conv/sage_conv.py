@@ -189,7 +189,7 @@ class SAGEConv(MessagePassing):
         # same result and moves F_out instead of F_in numbers along each edge.
         transform_first = (self.aggr in ("mean", "gcn") and self.lin_l.in_channels > 0
                            and self.out_channels < self.lin_l.in_channels)
-        x_root = x_dst
+        x_root = x_dst if self.aggr == "gcn" else None  # gcn's update adds the node itself
         if transform_first:
             same = x_src is x_dst
             x_src = project(x_src, self.lin_l.weight, None, name)
@@ -197,7 +197,8 @@ class SAGEConv(MessagePassing):
                 x_root = x_src if same else project(x_dst, self.lin_l.weight, None, name)
         # The aggregate-first path (mean/gcn widening the features) takes sparse input densely.
         x_src = x_src.to_dense() if is_torch_sparse_tensor(x_src) else x_src
-        x_root = x_root.to_dense() if is_torch_sparse_tensor(x_root) else x_root
+        if x_root is not None and is_torch_sparse_tensor(x_root):
+            x_root = x_root.to_dense()
         out = self.propagate(edge_index, x=(x_src, x_dst), size=(num_src, num_dst),
                              x_root=x_root, deg=deg)
         if transform_first:
@@ -289,7 +290,7 @@ class SAGEConv(MessagePassing):
 
         return matmul(adj_t.set_value(None, layout=None), x[0], reduce=_BASE_REDUCE[self.aggr])
 
-    def update(self, inputs: Tensor, x_root: Tensor, deg: Optional[Tensor]) -> Tensor:
+    def update(self, inputs: Tensor, x_root: Optional[Tensor], deg: Optional[Tensor]) -> Tensor:
         if self.aggr != "gcn":
             return inputs
         return (inputs + x_root) / (deg.to(inputs.dtype) + 1).view(-1, 1)

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj
-from torch_geometric.utils import is_torch_sparse_tensor, scatter
-from tqdm.auto import tqdm
+from torch_geometric.utils import scatter
 
 from pyg_course.nn.conv.gat_conv import GATConv
 from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.nn.models.inference import inference_device, layerwise_inference
 
 
 def attention_entropy(edge_index: Tensor, alpha: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
@@ -128,7 +128,7 @@ class GAT(torch.nn.Module):
 
     @torch.no_grad()
     def inference(self, loader, device: Optional[Union[str, torch.device]] = None,
-                  progress: bool = False) -> Tensor:
+                  progress: bool = False, x: Optional[Tensor] = None) -> Tensor:
         """Outputs for every node of ``loader.data``, computed layer by layer with bipartite
         ``(x_src, x_dst)`` input (exact: every neighbour is used, no sampling).
 
@@ -137,32 +137,17 @@ class GAT(torch.nn.Module):
                 nodes (one hop, every neighbour).
             device: where the layers run; embeddings are kept on the CPU between layers.
             progress: show a tqdm bar over layers x batches.
+            x: the input features (default ``loader.data.x``), dense or ``torch.sparse``
+                (gathered sparsely in the first layer).
         """
         self.eval()
-        device = torch.device(device) if device is not None else next(self.parameters()).device
-        x_all = loader.data.x
-        if is_torch_sparse_tensor(x_all):
-            x_all = x_all.to_dense()
-        x_all = x_all.cpu()
-        bar = tqdm(total=self.num_layers * len(loader), disable=not progress, leave=False,
-                   desc="inference")
-        for i, conv in enumerate(self.convs):
-            outs = []
-            for batch in loader:
-                size = batch.batch_size
-                x = x_all[batch.n_id.cpu()].to(device)
-                edge_index = batch.edge_index.to(device)
-                if edge_index.numel() and int(edge_index[1].max()) >= size:
-                    raise ValueError("GAT.inference needs a one-hop loader "
-                                     "(num_neighbors=[-1])")
-                out = conv((x, x[:size]), edge_index)
-                if i < self.num_layers - 1:
-                    out = F.elu(out)
-                outs.append(out.cpu())
-                bar.update(1)
-            x_all = torch.cat(outs, dim=0)
-        bar.close()
-        return x_all
+
+        def layer(i, x_src, x_dst, edge_index, n_id):
+            out = self.convs[i]((x_src, x_dst), edge_index)
+            return F.elu(out) if i < self.num_layers - 1 else out
+
+        return layerwise_inference(layer, self.num_layers, loader, inference_device(self, device),
+                                   x=x, progress=progress, name="GAT.inference")[-1]
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "

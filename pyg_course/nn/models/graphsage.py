@@ -10,11 +10,10 @@ from torch import Tensor
 from torch_geometric.nn import JumpingKnowledge
 from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.typing import Adj
-from torch_geometric.utils import is_torch_sparse_tensor
-from tqdm.auto import tqdm
 
 from pyg_course.nn.conv.sage_conv import SAGEConv
 from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.nn.models.inference import inference_device, layerwise_inference
 
 
 class GraphSAGE(torch.nn.Module):
@@ -121,7 +120,7 @@ class GraphSAGE(torch.nn.Module):
 
     @torch.no_grad()
     def inference(self, loader, device: Optional[Union[str, torch.device]] = None,
-                  progress: bool = False) -> Tensor:
+                  progress: bool = False, x: Optional[Tensor] = None) -> Tensor:
         """Outputs for every node of ``loader.data``, computed layer by layer.
 
         Args:
@@ -129,35 +128,20 @@ class GraphSAGE(torch.nn.Module):
                 nodes (one hop, every neighbour).
             device: where the layers run; embeddings are kept on the CPU between layers.
             progress: show a tqdm bar over layers x batches.
+            x: the input features (default ``loader.data.x``), dense or ``torch.sparse``: sparse
+                features stay sparse in the first layer, whose batches gather their rows
+                (so the loader's graph may carry no features at all).
 
         Returns:
             ``(num_nodes, out_channels)`` tensor on the CPU.
         """
-        device = torch.device(device) if device is not None else next(self.parameters()).device
-        data = loader.data
-        x_all = data.x
-        if is_torch_sparse_tensor(x_all):
-            x_all = x_all.to_dense()
-        x_all = x_all.cpu()
-        bar = tqdm(total=self.num_layers * len(loader), disable=not progress, leave=False,
-                   desc="inference")
-        xs = []
-        for i, conv in enumerate(self.convs):
-            outs = []
-            for batch in loader:
-                n_id = batch.n_id.cpu()
-                size = batch.batch_size
-                x = x_all[n_id].to(device)
-                edge_index = batch.edge_index.to(device)
-                if edge_index.numel() and int(edge_index[1].max()) >= size:
-                    raise ValueError("GraphSAGE.inference needs a one-hop loader "
-                                     "(num_neighbors=[-1]): found edges into non-seed nodes")
-                out = conv((x, x[:size]), edge_index, src_ids=n_id)
-                outs.append(self._after_conv(i, out).cpu())
-                bar.update(1)
-            x_all = torch.cat(outs, dim=0)
-            xs.append(x_all)
-        bar.close()
+        device = inference_device(self, device)
+        xs = layerwise_inference(
+            lambda i, x_src, x_dst, edge_index, n_id: self._after_conv(
+                i, self.convs[i]((x_src, x_dst), edge_index, src_ids=n_id)),
+            self.num_layers, loader, device, x=x, progress=progress,
+            name="GraphSAGE.inference")
+        x_all = xs[-1]
         if self.jk_mode is None:
             return x_all
         return self._readout([x.to(device) for x in xs]).cpu()
