@@ -168,6 +168,7 @@ class GATConv(MessagePassing):
         self.dropout = dropout
         self.add_self_loops = add_self_loops
         self.residual = residual
+        self._structure_cache: Optional[tuple] = None  # see _structure
 
         hc = heads * out_channels
         self.lin = self.lin_src = self.lin_dst = None
@@ -252,27 +253,48 @@ class GATConv(MessagePassing):
             edge_index = torch.cat([edge_index, loops.view(1, -1).repeat(2, 1)], dim=1)
         return edge_index
 
+    def _structure(self, edge_index: Adj, num_src: int, num_dst: int
+                   ) -> Tuple[Tensor, Optional[Tensor], Adj]:
+        """The edges after self-loop handling, and for the fused path the permutation that
+        sorts them by target and their CSR adjacency (rows: targets).
+
+        A graph passed again as the *same* ``edge_index`` tensor, unmodified (its version
+        counter unchanged), for the same node counts reuses the last call's structure: the
+        checks, the self-loop handling, the sort and the transpose that the backward pass
+        builds are done once per graph, not once per epoch. The cache holds a reference to the
+        tensor, so its memory cannot be reused by another graph while cached; any other
+        tensor, an in-place change, or a ``SparseTensor`` / ``torch.sparse`` input rebuilds it.
+        """
+        key = None
+        if isinstance(edge_index, Tensor) and not is_torch_sparse_tensor(edge_index):
+            key = (edge_index._version, num_src, num_dst, self.fuse, self.add_self_loops)
+            cached = self._structure_cache
+            if cached is not None and cached[0] is edge_index and cached[1] == key:
+                return cached[2]
+        edges = self._edges(edge_index, num_src, num_dst)
+        perm = None
+        adj: Adj = edges
+        if self.fuse:
+            dst_sorted, perm = torch.sort(edges[1], stable=True)
+            adj = SparseTensor(row=dst_sorted, col=edges[0, perm],
+                               sparse_sizes=(num_dst, num_src), is_sorted=True,
+                               trust_data=True)
+        structure = (edges, perm, adj)
+        self._structure_cache = (edge_index, key, structure) if key is not None else None
+        return structure
+
     # ------------------------------------------------------------------ forward
     def forward(self, x: Union[Tensor, Tuple[Tensor, Tensor]], edge_index: Adj,
                 return_attention_weights: bool = False):
         x_src, x_dst, _ = self._check_features(x)
         num_src, num_dst = x_src.size(0), x_dst.size(0)
-        edge_index = self._edges(edge_index, num_src, num_dst)
+        edge_index, perm, adj = self._structure(edge_index, num_src, num_dst)
 
         res = linear(self.res, x_dst, self.__class__.__name__) if self.res is not None else None
         h_src, h_dst = self._project(x_src, x_dst)
         score_src = (h_src * self.att_src).sum(dim=-1)
         score_dst = (h_dst * self.att_dst).sum(dim=-1)
 
-        perm = None
-        if self.fuse:
-            # One CSR adjacency (rows: targets) for the fused softmax and aggregation.
-            dst_sorted, perm = torch.sort(edge_index[1], stable=True)
-            adj: Adj = SparseTensor(row=dst_sorted, col=edge_index[0, perm],
-                                    sparse_sizes=(num_dst, num_src), is_sorted=True,
-                                    trust_data=True)
-        else:
-            adj = edge_index
         size = (num_src, num_dst)
         alpha = self.edge_updater(adj, alpha=(score_src, score_dst),
                                   size=None if self.fuse else size)

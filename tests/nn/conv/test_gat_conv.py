@@ -292,3 +292,32 @@ def test_bad_input():
 def test_repr():
     assert repr(GATConv(8, 8, heads=8)) == "GATConv(8, 8, heads=8)"
     assert repr(GATConv(64, 7, heads=1, concat=False)) == "GATConv(64, 7, heads=1, concat=False)"
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_structure_is_reused_for_the_same_unmodified_edge_index(fuse):
+    """The edges after self-loop handling (and the sorted CSR adjacency) are built once per
+    graph tensor; an in-place edit of that tensor, or another tensor, rebuilds them."""
+    torch.manual_seed(0)
+    conv = GATConv(5, 3, heads=2)
+    conv.fuse = fuse
+    x = torch.randn(NUM_NODES, 5, dtype=torch.float64)
+    conv = conv.double()
+    edge_index = EDGES.clone()
+    first = conv(x, edge_index)
+    structure = conv._structure_cache[2]
+    second = conv(x, edge_index)
+    assert conv._structure_cache[2] is structure  # reused
+    torch.testing.assert_close(first, second)
+    (second.square().sum()).backward()  # the backward's transpose is built on the cached one
+    torch.testing.assert_close(conv(x, edge_index), dense_gat(conv, x, x, edge_index)[0])
+
+    edge_index[0, 0] = 6  # in place: 6 -> 1 instead of 0 -> 1
+    edited = conv(x, edge_index)
+    assert conv._structure_cache[2] is not structure
+    torch.testing.assert_close(edited, dense_gat(conv, x, x, edge_index)[0])
+    assert not torch.allclose(edited, first)
+
+    other = EDGES.clone()  # same values, another tensor: rebuilt, same numbers as the first
+    torch.testing.assert_close(conv(x, other), first)
+    assert conv._structure_cache[0] is other
