@@ -1,10 +1,11 @@
 """The shared training loop: full batch or NeighborLoader mini-batches, checkpoints, seeds."""
 
-from pyg_course.train.checkpoint import load_checkpoint, save_atomic
+from pyg_course.train.checkpoint import CheckpointWriter, load_checkpoint, save_atomic
 from pyg_course.train.experiment import mean_std, run_experiment
 from pyg_course.train.loop import TrainConfig, Trainer, prepare_features, resolve_device
 
 __all__ = [
+    "CheckpointWriter",
     "TrainConfig",
     "Trainer",
     "load_checkpoint",

@@ -3,10 +3,12 @@ loop state and every random number generator."""
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import random
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -64,6 +66,58 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+class CheckpointWriter:
+    """Writes checkpoints with :func:`save_atomic` on a background thread, one at a time, so
+    that serialising and fsyncing epoch ``k``'s checkpoint overlaps epoch ``k + 1``'s training
+    (a per-epoch checkpoint of a CiteSeer LSTM GraphSAGE is 30 MB: about 150 ms to write, a
+    third of the epoch).
+
+    :meth:`submit` first waits for the previous write, then snapshots ``obj`` (a deep copy:
+    the model and optimizer tensors in it keep changing) and starts writing the snapshot. So
+    the file on disk is the last checkpoint or the one before it, never more than one behind
+    and never half written; :meth:`flush` waits for the write in flight and re-raises its error.
+    Used as a context manager it flushes on exit, so a run that stops (an exception included)
+    leaves its last checkpoint on disk.
+    """
+
+    def __init__(self) -> None:
+        self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None
+
+    def submit(self, obj: Any, path: str | os.PathLike) -> None:
+        self.flush()
+        snapshot = copy.deepcopy(obj)
+
+        def write() -> None:
+            try:
+                save_atomic(snapshot, path)
+            except BaseException as exc:  # re-raised by flush() in the training thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=write, name="checkpoint-writer")
+        self._thread.start()
+
+    def flush(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __enter__(self) -> CheckpointWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.flush()
+        else:  # the run failed: keep its error, but still finish the write in flight
+            try:
+                self.flush()
+            except Exception:
+                pass
 
 
 def load_checkpoint(path: str | os.PathLike) -> Optional[Dict[str, Any]]:

@@ -16,7 +16,13 @@ import torch
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
-from pyg_course.train.checkpoint import load_checkpoint, pack, save_atomic, unpack
+from pyg_course.train.checkpoint import (
+    CheckpointWriter,
+    load_checkpoint,
+    pack,
+    save_atomic,
+    unpack,
+)
 from pyg_course.train.distributed import broadcast_object, is_main_process
 from pyg_course.train.loop import TrainConfig, Trainer, resolve_device
 
@@ -46,7 +52,9 @@ def run_experiment(
     """Train ``runs`` models (seeds ``seed, seed+1, ...``) built by ``build_model`` and report
     test accuracy at the best validation epoch as mean ± std.
 
-    With ``out``, writes ``out/checkpoint.pt`` (atomically, every epoch), ``out/results.json``,
+    With ``out``, writes ``out/checkpoint.pt`` (atomically, every epoch, on a background thread
+    while the next epoch trains: :class:`~pyg_course.train.checkpoint.CheckpointWriter`; the
+    file is at most one epoch behind), ``out/results.json``,
     ``out/history.csv``, ``out/curves.png`` and ``out/model.pt`` (best weights of the last run).
     ``resume=True`` continues from ``out/checkpoint.pt``: finished runs are kept, the run in
     progress continues from its last epoch with the same optimizer and RNG state, so the final
@@ -84,13 +92,13 @@ def run_experiment(
         packed = pack(completed)  # the finished runs, pickled once per run, not every epoch
 
         def save(trainer_state, r=r, packed=packed):
-            if not main:
-                return
-            save_atomic({"run": r, "completed": packed, "trainer": trainer_state,
-                         "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
+            if main:
+                writer.submit({"run": r, "completed": packed, "trainer": trainer_state,
+                               "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
 
-        result = trainer.fit(checkpoint=save if out is not None else None,
-                             desc=f"{name} run {r + 1}/{runs}")
+        with CheckpointWriter() as writer:  # each epoch's checkpoint is written while the
+            result = trainer.fit(          # next epoch trains
+                checkpoint=save if out is not None else None, desc=f"{name} run {r + 1}/{runs}")
         result["seed"] = seed + r
         completed.append(result)
         if out is not None and main:

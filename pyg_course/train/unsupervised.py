@@ -45,6 +45,7 @@ from pyg_course.sampling import (
     WalkPositiveSampler,
 )
 from pyg_course.train.checkpoint import (
+    CheckpointWriter,
     load_checkpoint,
     pack,
     rng_state,
@@ -285,12 +286,13 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         packed = pack(completed)
 
         def save(trainer_state, r=r, packed=packed):
-            save_atomic({"run": r, "completed": packed, "trainer": trainer_state,
-                         "config": cfg, "seed": seed}, ckpt_path)
+            writer.submit({"run": r, "completed": packed, "trainer": trainer_state,
+                           "config": cfg, "seed": seed}, ckpt_path)
 
         start = time.perf_counter()
-        result = trainer.fit(checkpoint=save if out else None,
-                             desc=f"{name} run {r + 1}/{runs}", seed=seed + r)
+        with CheckpointWriter() as writer:
+            result = trainer.fit(checkpoint=save if out else None,
+                                 desc=f"{name} run {r + 1}/{runs}", seed=seed + r)
         result.update(seed=seed + r, time=time.perf_counter() - start)
         completed.append(result)
         if out is not None:
