@@ -68,14 +68,29 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> None:
         raise
 
 
+def _cpu_snapshot(obj: Any) -> Any:
+    """A deep copy of ``obj`` whose tensors are CPU copies (checkpoints load to the CPU)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        out = type(obj)((k, _cpu_snapshot(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module state dict's version information
+            out._metadata = copy.deepcopy(obj._metadata)
+        return out
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_cpu_snapshot(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
 class CheckpointWriter:
     """Writes checkpoints with :func:`save_atomic` on a background thread, one at a time, so
     that serialising and fsyncing epoch ``k``'s checkpoint overlaps epoch ``k + 1``'s training
     (a per-epoch checkpoint of a CiteSeer LSTM GraphSAGE is 30 MB: about 150 ms to write, a
     third of the epoch).
 
-    :meth:`submit` first waits for the previous write, then snapshots ``obj`` (a deep copy:
-    the model and optimizer tensors in it keep changing) and starts writing the snapshot. So
+    :meth:`submit` first waits for the previous write, then snapshots ``obj`` (a deep copy on
+    the CPU: the model and optimizer tensors in it keep changing, and a GPU run should not hold
+    a second copy of them in GPU memory) and starts writing the snapshot. So
     the file on disk is the last checkpoint or the one before it, never more than one behind
     and never half written; :meth:`flush` waits for the write in flight and re-raises its error.
     Used as a context manager it flushes on exit, so a run that stops (an exception included)
@@ -88,7 +103,7 @@ class CheckpointWriter:
 
     def submit(self, obj: Any, path: str | os.PathLike) -> None:
         self.flush()
-        snapshot = copy.deepcopy(obj)
+        snapshot = _cpu_snapshot(obj)
 
         def write() -> None:
             try:

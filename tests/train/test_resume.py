@@ -162,6 +162,11 @@ def test_checkpoint_writer_snapshots_then_writes_in_the_background(tmp_path):
         weight += 1
     ck = load_checkpoint(path)
     assert ck["epoch"] == 2 and torch.equal(ck["w"], torch.ones(3))
+    # A module's state dict keeps its version metadata through the snapshot.
+    state = torch.nn.BatchNorm1d(3).state_dict()
+    with CheckpointWriter() as writer:
+        writer.submit({"model": state}, path)
+    assert load_checkpoint(path)["model"]._metadata == state._metadata
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temporary file left
 
 
