@@ -19,6 +19,12 @@ import time
 
 import torch
 
+#: Ours trains on the same walks as gensim, twice (reshuffled), with damped repeated rows: the
+#: BlogCatalog preset of scripts/train_deepwalk.py at gensim's walk count
+#: (docs/results/deepwalk.md).
+PASSES = 2
+REPEAT_DAMPING = 0.25
+
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,12 +43,27 @@ def parse(argv=None):
                    help="ours with hierarchical softmax (default: negative sampling)")
     p.add_argument("--batch-size", type=int, default=None, help="ours")
     p.add_argument("--epochs", type=int, default=1,
-                   help="passes for both: gensim epochs over its corpus; ours draws fresh walks "
-                        "each epoch (walks_per_node per epoch)")
+                   help="gensim: epochs over its corpus of walks (1: the DeepWalk paper's "
+                        "single pass); ours: epochs of fresh walks (walks_per_node per epoch)")
+    p.add_argument("--gensim-epochs", type=int, default=None,
+                   help="gensim's epochs when they should differ from --epochs (the "
+                        "DeepWalk authors' script left gensim's default, 5)")
+    p.add_argument("--passes", type=int, default=PASSES,
+                   help="ours: passes over each epoch's walks (the same walks, reshuffled)")
+    p.add_argument("--repeat-damping", type=float, default=REPEAT_DAMPING,
+                   help="ours: a node met n times in a batch moves by its summed gradient / "
+                        "n^RHO")
+    p.add_argument("--per-position-negatives", action="store_true",
+                   help="ours: negative_size negatives per position (word2vec's draw) instead "
+                        "of walk_length per walk shared by its positions")
     p.add_argument("--threads", type=int, default=2, help="torch threads = gensim workers")
     p.add_argument("--repeats", type=int, default=5, help="random 50%% splits per model")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
+
+
+def gensim_epochs(args) -> int:
+    return args.epochs if args.gensim_epochs is None else args.gensim_epochs
 
 
 def gensim_deepwalk(edge_index, num_nodes, args):
@@ -58,7 +79,8 @@ def gensim_deepwalk(edge_index, num_nodes, args):
     walks = random_walk(graph, starts, args.walk_length - 1)
     corpus = [[str(v) for v in w] for w in walks.tolist()]
     w2v = Word2Vec(corpus, vector_size=args.emb_dim, window=args.window_size, min_count=0,
-                   sg=1, hs=1, negative=0, workers=args.threads, epochs=args.epochs, seed=args.seed)
+                   sg=1, hs=1, negative=0, workers=args.threads, epochs=gensim_epochs(args),
+                   seed=args.seed)
     elapsed = time.perf_counter() - start
     emb = torch.zeros(num_nodes, args.emb_dim)
     for v in range(num_nodes):
@@ -74,9 +96,11 @@ def ours_deepwalk(data, args):
     model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
                      window_size=args.window_size,
                      walks_per_node=args.ours_walks_per_node or args.walks_per_node,
-                     fast_neg=False, hierarchical_softmax=args.hs)
+                     fast_neg=False, hierarchical_softmax=args.hs,
+                     shared_negatives=not args.per_position_negatives,
+                     repeat_damping=args.repeat_damping)
     train_deepwalk(model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                   optimizer=args.optimizer)
+                   optimizer=args.optimizer, passes=args.passes)
     return model.embedding(), time.perf_counter() - start
 
 
@@ -97,8 +121,9 @@ def main(argv=None):
           f"{args.walks_per_node} walks/node of {args.walk_length} nodes"
           + (f" (ours: {args.ours_walks_per_node})" if args.ours_walks_per_node else "")
           + f", window "
-          f"{args.window_size}, dim {args.emb_dim}, {args.epochs} epoch(s), {args.threads} "
-          f"threads/workers")
+          f"{args.window_size}, dim {args.emb_dim}; gensim {gensim_epochs(args)} epoch(s), "
+          f"ours {args.epochs} epoch(s) x {args.passes} pass(es) over each epoch's walks; "
+          f"{args.threads} threads/workers")
     rows = []
     for name, run in [("gensim (uniform walks + skip-gram HS)",
                        lambda: gensim_deepwalk(data.edge_index, data.num_nodes, args)),
@@ -127,7 +152,8 @@ def run(argv=None) -> list:
     ours_walks = (f" (ours {args.ours_walks_per_node})" if args.ours_walks_per_node else "")
     case = (f"{args.dataset}: train (walks included), {args.walks_per_node}{ours_walks} "
             f"walks/node x "
-            f"{args.walk_length}, window {args.window_size}, dim {args.emb_dim}")
+            f"{args.walk_length}, window {args.window_size}, dim {args.emb_dim}, ours "
+            f"{args.passes} pass(es) over the walks, gensim {gensim_epochs(args)} epoch(s)")
     try:
         import gensim  # noqa: F401
     except ImportError:

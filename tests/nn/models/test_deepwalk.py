@@ -153,8 +153,10 @@ def test_sparse_gradients_match_dense():
     assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
 
 
-def _reference_sum_loss(u, c, walks, window, negatives, lam):
-    """The summed word2vec loss S of DeepWalk.sgd_step, with loops, in float64."""
+def _reference_sum_loss(u, c, walks, window, negatives, lam, K=None):
+    """The summed word2vec loss S of DeepWalk.sgd_step, with loops, in float64. ``negatives``
+    ``(B, L, K)``: per position; ``(B, M)``: shared by the positions of a walk, each draw
+    weighted K / M."""
     ell = lambda x: -torch.nn.functional.logsigmoid(x)  # noqa: E731
     total = u.new_zeros(())
     weighted_pairs = 0.0
@@ -168,14 +170,19 @@ def _reference_sum_loss(u, c, walks, window, negatives, lam):
                     total = total + omega * ell(u[w[j]] @ c[w[i]])
                     m += omega
             weighted_pairs += m
-            for x in negatives[b, i].tolist():
-                total = total + lam * m * ell(-(u[w[i]] @ c[x]))
+            if negatives.dim() == 2:
+                for x in negatives[b].tolist():
+                    total = total + lam * m * K / negatives.size(1) * ell(-(u[w[i]] @ c[x]))
+            else:
+                for x in negatives[b, i].tolist():
+                    total = total + lam * m * ell(-(u[w[i]] @ c[x]))
     return total, weighted_pairs
 
 
-@pytest.mark.parametrize("negative_size,neg_weight,rho", [(3, 0.7, 1.0), (0, 1.0, 1.0),
-                                                         (3, 0.7, 0.5), (3, 1.0, 0.0)])
-def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight, rho):
+@pytest.mark.parametrize("negative_size,neg_weight,rho,shared", [
+    (3, 0.7, 1.0, None), (0, 1.0, 1.0, None), (3, 0.7, 0.5, None), (3, 1.0, 0.0, None),
+    (3, 0.7, 1.0, 6), (3, 0.7, 0.5, 4), (2, 1.0, 0.0, 9)])
+def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight, rho, shared):
     torch.manual_seed(0)
     model = DeepWalk(_graph(), emb_dim=5, walk_length=6, window_size=3,
                      negative_size=negative_size, neg_weight=neg_weight,
@@ -183,17 +190,20 @@ def test_sgd_step_is_minus_lr_times_averaged_gradient(negative_size, neg_weight,
     torch.nn.init.normal_(model.node_embed.weight)
     torch.nn.init.normal_(model.context_embed.weight)
     walks = model.sample(torch.tensor([0, 3, 6, 8]))
-    negatives = torch.randint(9, (4, 6, negative_size))
+    # Per position (B, L, K), or M = `shared` draws per walk shared by its positions.
+    negatives = torch.randint(9, (4, 6, negative_size) if shared is None else (4, shared))
     U0 = model.node_embed.weight.detach().clone().requires_grad_()
     C0 = model.context_embed.weight.detach().clone().requires_grad_()
-    ref, weighted_pairs = _reference_sum_loss(U0, C0, walks, 3, negatives, neg_weight)
+    ref, weighted_pairs = _reference_sum_loss(U0, C0, walks, 3, negatives, neg_weight,
+                                              negative_size)
     ref.backward()
     # A row met n > 1 times in the batch moves by its summed gradient / n^rho; for the context
-    # table a negative draw counts 1/K of an occurrence.
+    # table a negative draw counts 1/K of an occurrence (shared: L/M).
     n_u = torch.bincount(walks.reshape(-1), minlength=9).double().clamp(min=1).pow(rho)
     n_c = torch.bincount(walks.reshape(-1), minlength=9).double()
     if negative_size > 0:
-        n_c += torch.bincount(negatives.reshape(-1), minlength=9).double() / negative_size
+        unit = 1 / negative_size if shared is None else 6 / shared
+        n_c += torch.bincount(negatives.reshape(-1), minlength=9).double() * unit
     n_c = n_c.clamp(min=1).pow(rho)
     loss = model.sgd_step(walks, 0.1, negatives=negatives)
     assert loss.item() == pytest.approx(ref.item() / weighted_pairs, rel=1e-12)
@@ -221,6 +231,39 @@ def test_sgd_step_at_init_and_negative_draws():
         train_deepwalk(model, optimizer="sparse")
     with pytest.raises(ValueError, match=r"batch_walk must have shape"):
         model.sgd_step(torch.zeros(3, 4, dtype=torch.long), 0.1)
+    with pytest.raises(ValueError, match=r"negatives must have shape \(9, 6, 4\) or \(9, M\)"):
+        model.sgd_step(walks, 0.1, negatives=torch.zeros(9, 6, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="passes must be an integer >= 1"):
+        train_deepwalk(model, passes=0)
+    with pytest.raises(ValueError, match="passes applies to optimizer='sgd' only"):
+        train_deepwalk(model, passes=2, optimizer="adam")
+    # Both draws give the documented loss at init: each position's negative weight sums to K.
+    per_position = DeepWalk(_graph(), emb_dim=8, walk_length=6, window_size=2,
+                            negative_size=4, neg_weight=0.5, shared_negatives=False)
+    assert per_position.sgd_step(walks, 0.0).item() == pytest.approx(math.log(2) * 3, abs=1e-6)
+
+
+def test_passes_train_on_the_same_walks_reshuffled(monkeypatch):
+    torch.manual_seed(0)
+    model = DeepWalk(_graph(), emb_dim=4, walk_length=5, window_size=2, walks_per_node=3)
+    seen, rates = [], []
+    step = model.sgd_step
+    monkeypatch.setattr(model, "sgd_step", lambda w, lr: (seen.append(w.clone()),
+                                                          rates.append(lr), step(w, lr))[-1])
+    losses = train_deepwalk(model, epochs=2, passes=3, batch_size=4)
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    per_pass = 7  # 27 walks in batches of 4
+    assert len(seen) == 2 * 3 * per_pass
+    rows = lambda batches: sorted(map(tuple, torch.cat(batches).tolist()))  # noqa: E731
+    for epoch in range(2):
+        passes = [seen[(3 * epoch + p) * per_pass:(3 * epoch + p + 1) * per_pass]
+                  for p in range(3)]
+        assert rows(passes[0]) == rows(passes[1]) == rows(passes[2])   # the same walks ...
+        assert not torch.equal(torch.cat(passes[0]), torch.cat(passes[1]))  # ... reshuffled
+        assert sorted(w[0] for w in rows(passes[0])) == sorted(list(range(9)) * 3)
+    assert rows(seen[:per_pass]) != rows(seen[3 * per_pass:4 * per_pass])  # fresh per epoch
+    # The learning rate decays linearly over all epochs x passes x batches.
+    assert rates[0] == 0.025 and all(a > b for a, b in zip(rates, rates[1:]))
 
 
 def test_same_seed_same_walks_and_loss():
