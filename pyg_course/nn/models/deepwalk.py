@@ -541,13 +541,13 @@ def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
 
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"train_deepwalk: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    if isinstance(passes, bool) or int(passes) != passes or passes < 1:
+        raise ValueError(f"train_deepwalk: passes must be an integer >= 1, got {passes}")
     if optimizer == "adam":
         if passes != 1:
             raise ValueError("train_deepwalk: passes applies to optimizer='sgd' only")
         return _train_adam(model, epochs, 0.01 if lr is None else lr,
                            128 if batch_size is None else batch_size, progress, num_workers)
-    if isinstance(passes, bool) or int(passes) != passes or passes < 1:
-        raise ValueError(f"train_deepwalk: passes must be an integer >= 1, got {passes}")
     lr = 0.025 if lr is None else float(lr)
     batch_size = 32 if batch_size is None else int(batch_size)
     starts = torch.arange(model.num_nodes, device=model.device).repeat(model.walks_per_node)
@@ -561,8 +561,7 @@ def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
         total, count = 0.0, 0
         bar = tqdm(total=num_batches * passes, desc=f"DeepWalk epoch {epoch + 1}/{epochs}",
                    disable=not progress, leave=False)
-        chunks = _walk_chunks(model, order, chunk, passes)
-        for walks in chunks:
+        for walks in _walk_chunks(model, order, chunk, passes):
             for b0 in range(0, walks.size(0), batch_size):
                 rate = lr * max(1.0 - step / total_steps, min_lr_ratio)
                 loss = model.sgd_step(walks[b0:b0 + batch_size], rate)
