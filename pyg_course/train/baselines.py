@@ -6,7 +6,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.utils import is_torch_sparse_tensor
 
+from pyg_course.nn.conv.checks import check_edge_index
 from pyg_course.nn.models.gcn import sparse_dropout
 
 
@@ -60,9 +62,17 @@ class PyGGraphSAGE(torch.nn.Module):
     There is no layer-wise ``inference``; in mini-batch mode the training loop evaluates with
     one full-batch forward pass, which is the same function (full neighbourhoods, eval mode).
 
-    With ``aggr="pool"`` it takes sparse bag-of-words features, as our model does (PyG's
+    It takes sparse bag-of-words features as our model does and drops out their non-zeros only
+    (the same masks as ours); with ``aggr="pool"`` the layers take the CSR input itself (PyG's
     ``project=True`` multiplies the input by ``lin`` before aggregating, and ``lin_r`` takes a
-    CSR input); PyG's mean aggregates the raw input first, so it needs dense features.
+    CSR input), while PyG's mean aggregates the raw input first, so it densifies it after the
+    dropout.
+
+    An ``edge_index`` is handed to the layers as the equivalent ``SparseTensor`` adjacency
+    (``adj_t``), PyG's memory-efficient path (``T.ToSparseTensor``): the layers then aggregate
+    with one sparse-dense product instead of materialising a message per edge, which on CiteSeer
+    (3,703 input features) would be 9,104 x 3,703 floats. Same function, same parameters
+    (``tests/train/test_baselines_sage.py`` checks outputs against ``edge_index`` input).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
@@ -83,14 +93,23 @@ class PyGGraphSAGE(torch.nn.Module):
         self.aggr = aggr
         self.dropout = dropout
         self.input_dropout = input_dropout
-        self.supports_sparse_features = aggr == "pool"
+        self.supports_sparse_features = True
 
     def reset_parameters(self):
         for conv in self.convs:
             conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        if isinstance(edge_index, Tensor) and not edge_index.is_sparse and \
+                edge_index.layout == torch.strided:
+            from torch_sparse import SparseTensor
+
+            check_edge_index(edge_index, x.size(0), x.size(0), self.__class__.__name__)
+            edge_index = SparseTensor(row=edge_index[1], col=edge_index[0],
+                                      sparse_sizes=(x.size(0), x.size(0)))
         x = sparse_dropout(x, self.input_dropout, self.training)
+        if self.aggr == "mean" and is_torch_sparse_tensor(x):
+            x = x.to_dense()
         for i, conv in enumerate(self.convs):
             x = conv(x, edge_index)
             if i < len(self.convs) - 1:

@@ -45,3 +45,18 @@ def test_training_step_matches_ours(graph, aggr, input_dropout):
 def test_unfaithful_aggregators_are_rejected(aggr):
     with pytest.raises(ValueError, match="'mean', 'pool'"):
         PyGGraphSAGE(8, 4, 2, 3, aggr=aggr)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "pool"])
+def test_edge_index_goes_through_sparse_adjacency_with_the_same_result(graph, aggr):
+    # The peer hands an edge_index to PyG's layers as a SparseTensor adj_t; PyG's own
+    # edge_index path (message per edge) must give the same numbers.
+    model = PyGGraphSAGE(graph.num_features, 16, 2, 3, aggr=aggr).double().eval()
+    x = graph.x.double()
+    h = x
+    for i, conv in enumerate(model.convs):
+        h = conv(h, graph.edge_index)
+        h = h.relu() if i < len(model.convs) - 1 else h
+    torch.testing.assert_close(model(x, graph.edge_index), h, atol=1e-10, rtol=1e-10)
+    with pytest.raises(IndexError, match="PyGGraphSAGE: edge_index has source node 300"):
+        model(x, torch.tensor([[0, graph.num_nodes], [1, 2]]))

@@ -22,7 +22,8 @@ def _graph():
     lambda: PyGGCN(30, 16, 2, 4, dropout=0.0),
     lambda: PyGGAT(30, 4, 2, 4, heads=2, dropout=0.0),
     lambda: PyGGraphSAGE(30, 16, 2, 4, aggr="pool"),
-], ids=["gcn", "gat", "sage-pool"])
+    lambda: PyGGraphSAGE(30, 16, 2, 4, aggr="mean"),
+], ids=["gcn", "gat", "sage-pool", "sage-mean"])
 def test_pyg_peer_sparse_features_equal_dense(build):
     torch.manual_seed(0)
     dense_model = build()
@@ -40,11 +41,23 @@ def test_pyg_peer_sparse_features_equal_dense(build):
         torch.testing.assert_close(a.grad, b.grad, atol=1e-5, rtol=1e-4, msg=name)
 
 
-def test_pyg_mean_peer_keeps_dense_features():
-    # PyG's mean SAGEConv aggregates the raw input before any product: no sparse path.
+def test_pyg_mean_peer_drops_out_the_non_zeros_then_densifies():
+    # PyG's mean SAGEConv aggregates the raw input before any product, so the peer densifies
+    # the features after the sparse input dropout: the same masks as our model's.
     from torch_geometric.data import Data
 
+    from pyg_course.nn.models import GraphSAGE
+
     x, edge_index = _graph()
-    model = PyGGraphSAGE(30, 16, 2, 4, aggr="mean")
-    assert not model.supports_sparse_features
-    assert prepare_features(model, Data(x=x, edge_index=edge_index)).x.layout == torch.strided
+    pyg = PyGGraphSAGE(30, 16, 2, 4, aggr="mean", input_dropout=0.5)
+    ours = GraphSAGE(30, 16, 2, 4, aggr="mean", input_dropout=0.5)
+    ours.load_state_dict(pyg.state_dict(), strict=True)
+    csr = prepare_features(pyg, Data(x=x, edge_index=edge_index)).x
+    assert csr.layout == torch.sparse_csr
+    outs = []
+    for model in (ours, pyg):
+        torch.manual_seed(2)
+        outs.append(model(csr, edge_index))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=1e-5)
+    pyg.eval()
+    assert not torch.allclose(outs[1], pyg(csr, edge_index))  # the dropout really dropped
