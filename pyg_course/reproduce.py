@@ -40,7 +40,8 @@ class Experiment:
         key: folder name under ``results/runs/`` and ``--only`` filter target.
         group, label: table section and row label.
         script: file in ``scripts/``; ``args`` its arguments (without ``--runs/--out``).
-        runs: seeds in the full run; ``quick_runs`` and ``quick_args`` (appended) for --quick.
+        runs: seeds in the full run; ``quick_runs`` and ``quick_args`` (overriding the same flags in
+            ``args``, see :func:`override`) for --quick.
         peer_runs: seeds of the PyG peer in the full run (fewer than ours: the peer column
             checks that both implementations learn alike, and PyG's dense-input layers cost up
             to 4x ours; ``None``: as many as ours).
@@ -94,8 +95,22 @@ class Experiment:
         if self.runs_flag:
             args += ["--runs", str(self.seeds(quick, peer))]
         if quick:
-            args += self.quick_args
+            args = override(args, self.quick_args)
         return ["python", f"scripts/{self.script}", *args]
+
+
+def override(args: Sequence[str], extra: Sequence[str]) -> List[str]:
+    """``args + extra`` with every ``--flag`` that ``extra`` sets dropped from ``args`` first
+    (with its values), so a command never names a flag twice (``--epochs 300 ... --epochs 20``).
+    """
+    given = {a for a in extra if a.startswith("--")}
+    kept, skipping = [], False
+    for a in args:
+        if a.startswith("--"):
+            skipping = a in given
+        if not skipping:
+            kept.append(a)
+    return kept + list(extra)
 
 
 #: GraphSAGE-pool on Cora: wider, more regularised, slower (300 epochs at lr 0.003) than the

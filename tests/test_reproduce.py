@@ -4,7 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyg_course.reproduce import BEGIN, END, Experiment, experiments, run_all, write_tables
+from pyg_course.reproduce import (
+    BEGIN,
+    END,
+    Experiment,
+    experiments,
+    override,
+    run_all,
+    write_tables,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -157,3 +165,18 @@ def test_peer_seeds_and_the_seeds_column():
     assert exp.command(True, peer=True)[-2:] == ["--runs", str(exp.quick_runs)]
     small = Experiment("y", "G", "row", "train_gcn.py", [], runs=3, peer_args=["--impl", "pyg"])
     assert small.seeds(False, peer=True) == 3  # never more peer seeds than ours
+
+
+def test_quick_arguments_replace_the_flags_they_set():
+    assert override(["--epochs", "300", "--num-neighbors", "-1", "-1", "--lr", "0.003"],
+                    ["--epochs", "20", "--num-neighbors", "5"]) == \
+        ["--lr", "0.003", "--epochs", "20", "--num-neighbors", "5"]
+    assert override(["--quick"], []) == ["--quick"]
+    for exp in experiments():
+        for quick in (False, True):
+            for peer in (False, True) if exp.peer_args is not None else (False,):
+                flags = [a for a in exp.command(quick, peer) if a.startswith("--")]
+                assert len(flags) == len(set(flags)), (exp.key, quick, peer, flags)
+    pool = next(e for e in experiments() if e.key == "sage-pool-minibatch-cora")
+    cmd = pool.command(True)
+    assert cmd[cmd.index("--epochs") + 1] == "20" and "0.003" in cmd

@@ -23,25 +23,6 @@ import torch
 from torch import Tensor
 
 
-def _check_edge_index(edge_index: Tensor, num_nodes: int, where: str) -> None:
-    # The same messages as pyg_course.nn.conv.checks, without importing pyg_course.nn (whose
-    # models import this module).
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"{where}: edge_index must have shape (2, num_edges), "
-                         f"got {tuple(edge_index.shape)}")
-    if edge_index.dtype not in (torch.long, torch.int32):
-        raise TypeError(f"{where}: edge_index must be torch.long (or int32), "
-                        f"got {edge_index.dtype}")
-    if edge_index.numel() == 0:
-        return
-    lo, hi = int(edge_index.min()), int(edge_index.max())
-    if lo < 0:
-        raise IndexError(f"{where}: edge_index contains a negative node index ({lo})")
-    if hi >= num_nodes:
-        raise IndexError(f"{where}: edge_index has node {hi} but there are only {num_nodes} "
-                         f"nodes (valid indices 0..{num_nodes - 1}); pass num_nodes")
-
-
 class CSRGraph:
     r"""A directed graph in compressed sparse row form, built once and reused by every call of
     :func:`random_walk` (so repeated calls do not sort the edges again).
@@ -73,7 +54,9 @@ class CSRGraph:
         num_nodes = int(num_nodes)
         if num_nodes < 0:
             raise ValueError(f"CSRGraph: num_nodes must be >= 0, got {num_nodes}")
-        _check_edge_index(edge_index, num_nodes, "CSRGraph")
+        # Imported here: pyg_course.nn's models import this module.
+        from pyg_course.nn.conv.checks import check_edge_index
+        check_edge_index(edge_index, num_nodes, num_nodes, "CSRGraph", hint="; pass num_nodes")
         edge_index = edge_index.long()
         # One sort of the combined key orders by source, then target.
         key = edge_index[0] * max(num_nodes, 1) + edge_index[1]

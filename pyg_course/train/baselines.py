@@ -12,14 +12,30 @@ from pyg_course.nn.conv.checks import check_edge_index
 from pyg_course.nn.models.gcn import sparse_dropout
 
 
-class PyGGCN(torch.nn.Module):
+class _DropoutConvStack(torch.nn.Module):
+    """``convs`` applied in turn, each to its dropped-out input, ``act`` between them."""
+
+    supports_sparse_features = True
+    act = staticmethod(F.relu)
+
+    def reset_parameters(self):
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        for i, conv in enumerate(self.convs):
+            x = conv(sparse_dropout(x, self.dropout, self.training), edge_index)
+            if i < len(self.convs) - 1:
+                x = self.act(x)
+        return x
+
+
+class PyGGCN(_DropoutConvStack):
     """GCN of Kipf & Welling built from ``torch_geometric.nn.GCNConv``, as in PyG's
     ``examples/gcn.py``: dropout on the input and between layers, cached normalisation.
 
     Sparse bag-of-words features are given to it as to our GCN (``GCNConv`` multiplies a CSR
     input by its weight first), so both columns measure the layers, not the input format."""
-
-    supports_sparse_features = True
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: int, dropout: float = 0.5, cached: bool = True):
@@ -30,17 +46,6 @@ class PyGGCN(torch.nn.Module):
         self.convs = torch.nn.ModuleList(GCNConv(sizes[i], sizes[i + 1], cached=cached)
                                          for i in range(num_layers))
         self.dropout = dropout
-
-    def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            x = conv(sparse_dropout(x, self.dropout, self.training), edge_index)
-            if i < len(self.convs) - 1:
-                x = x.relu()
-        return x
 
 
 # Our GraphSAGE aggregators that PyG's ``SAGEConv`` computes exactly (same formula, same
@@ -122,13 +127,13 @@ class PyGGraphSAGE(torch.nn.Module):
                 f"aggr={self.aggr!r})")
 
 
-class PyGGAT(torch.nn.Module):
+class PyGGAT(_DropoutConvStack):
     """GAT of Veličković et al. built from ``torch_geometric.nn.GATConv``, as in PyG's
     ``examples/gat.py``: dropout on the input of every layer and on the attention, ELU between
     layers, hidden heads concatenated, output heads averaged. Takes sparse features as our
     GAT does (``GATConv`` multiplies its input by its weight first)."""
 
-    supports_sparse_features = True
+    act = staticmethod(F.elu)
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int,
                  out_channels: int, heads: int = 8, dropout: float = 0.6,
@@ -144,14 +149,3 @@ class PyGGAT(torch.nn.Module):
         self.convs.append(GATConv(size, out_channels, heads=output_heads, concat=False,
                                   dropout=dropout))
         self.dropout = dropout
-
-    def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            x = conv(sparse_dropout(x, self.dropout, self.training), edge_index)
-            if i < len(self.convs) - 1:
-                x = F.elu(x)
-        return x

@@ -24,9 +24,10 @@ def check_node_features(x: Tensor, in_channels: int, where: str) -> None:
                          f"shape {tuple(x.shape)}")
 
 
-def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str) -> None:
+def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str,
+                     hint: str = "") -> None:
     """``edge_index`` must be a ``(2, E)`` integer tensor with sources in ``[0, num_src)`` and
-    targets in ``[0, num_dst)``."""
+    targets in ``[0, num_dst)``; ``hint`` is appended to the out-of-range message."""
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"{where}: edge_index must have shape (2, num_edges), "
                          f"got {tuple(edge_index.shape)}")
@@ -41,10 +42,10 @@ def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str)
         raise IndexError(f"{where}: edge_index contains a negative node index ({min(lo)})")
     if hi[0] >= num_src:
         raise IndexError(f"{where}: edge_index has source node {hi[0]} but there are only "
-                         f"{num_src} source nodes (valid indices 0..{num_src - 1})")
+                         f"{num_src} source nodes (valid indices 0..{num_src - 1}){hint}")
     if hi[1] >= num_dst:
         raise IndexError(f"{where}: edge_index has target node {hi[1]} but there are only "
-                         f"{num_dst} target nodes (valid indices 0..{num_dst - 1})")
+                         f"{num_dst} target nodes (valid indices 0..{num_dst - 1}){hint}")
 
 
 def check_edge_weight(edge_weight: Optional[Tensor], num_edges: int, where: str) -> None:

@@ -18,6 +18,7 @@ from pyg_course.nn.conv.checks import (
 )
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
 from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.nn.models.stack import LayerStack
 
 #: The remedies compared by ``scripts/oversmoothing.py``: name -> :class:`DeepGNN` switches.
 REMEDIES: Dict[str, Dict[str, Any]] = {
@@ -30,7 +31,7 @@ REMEDIES: Dict[str, Dict[str, Any]] = {
 }
 
 
-class DeepGNN(torch.nn.Module):
+class DeepGNN(LayerStack):
     r"""A GCN whose depth is a parameter, with the remedies for over-smoothing as switches.
 
     The plain model is ``num_layers`` :class:`~pyg_course.nn.GCNConv` layers
@@ -89,8 +90,6 @@ class DeepGNN(torch.nn.Module):
     product then touch only its non-zeros, as in :class:`~pyg_course.nn.models.GCN`.
     """
 
-    supports_sparse_features = True
-
     def __init__(
         self,
         in_channels: int,
@@ -108,11 +107,9 @@ class DeepGNN(torch.nn.Module):
         jk: Optional[str] = None,
         cached: bool = False,
     ):
-        super().__init__()
         if num_layers < 2 and not (gcnii or jk):
             raise ValueError(f"DeepGNN: num_layers must be at least 2 (got {num_layers})")
-        if num_layers < 1:
-            raise ValueError(f"DeepGNN: num_layers must be at least 1 (got {num_layers})")
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
         if not 0.0 <= dropedge < 1.0:
             raise ValueError(f"DeepGNN: dropedge must lie in [0, 1), got {dropedge}")
         if gcnii and (residual or jk):
@@ -123,10 +120,6 @@ class DeepGNN(torch.nn.Module):
         if cached and dropedge > 0:
             raise ValueError("DeepGNN: cached=True cannot be used with DropEdge (the graph "
                              "changes every forward pass)")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.out_channels = out_channels
         self.dropout = dropout
         self.residual = residual
         self.gcnii = gcnii

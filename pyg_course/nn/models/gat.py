@@ -13,6 +13,7 @@ from torch_geometric.utils import scatter
 from pyg_course.nn.conv.gat_conv import GATConv
 from pyg_course.nn.models.gcn import sparse_dropout
 from pyg_course.nn.models.inference import inference_device, layerwise_inference
+from pyg_course.nn.models.stack import LayerStack
 
 
 def attention_entropy(edge_index: Tensor, alpha: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
@@ -42,7 +43,7 @@ def attention_entropy(edge_index: Tensor, alpha: Tensor, num_nodes: int) -> Tupl
     return entropy, deg.clamp_min(1.0).log()
 
 
-class GAT(torch.nn.Module):
+class GAT(LayerStack):
     r"""The graph attention network of `"Graph Attention Networks"
     <https://arxiv.org/abs/1710.10903>`_, by default with the paper's Cora architecture:
 
@@ -71,8 +72,6 @@ class GAT(torch.nn.Module):
         **kwargs: passed to every :class:`GATConv` (e.g. ``negative_slope``, ``residual``).
     """
 
-    supports_sparse_features = True
-
     def __init__(
         self,
         in_channels: int,
@@ -85,13 +84,7 @@ class GAT(torch.nn.Module):
         attention_dropout: Optional[float] = None,
         **kwargs: Any,
     ):
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"GAT: num_layers must be at least 1 (got {num_layers})")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.out_channels = hidden_channels if out_channels is None else out_channels
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
         self.heads = heads
         self.output_heads = output_heads
         self.dropout = dropout
@@ -104,10 +97,6 @@ class GAT(torch.nn.Module):
             size = heads * hidden_channels
         self.convs.append(GATConv(size, self.out_channels, heads=output_heads, concat=False,
                                   dropout=att_dropout, **kwargs))
-
-    def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj,
                 return_attention_weights: bool = False
@@ -149,7 +138,5 @@ class GAT(torch.nn.Module):
         return layerwise_inference(layer, self.num_layers, loader, inference_device(self, device),
                                    x=x, progress=progress, name="GAT.inference")[-1]
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"num_layers={self.num_layers}, heads={self.heads}, "
-                f"output_heads={self.output_heads})")
+    def extra_options(self) -> str:
+        return f", heads={self.heads}, output_heads={self.output_heads}"

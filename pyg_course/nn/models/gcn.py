@@ -12,6 +12,7 @@ from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from pyg_course.nn.conv.gcn_conv import GCNConv
+from pyg_course.nn.models.stack import LayerStack
 
 
 def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -35,7 +36,7 @@ def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
                                    is_coalesced=True)
 
 
-class GCN(torch.nn.Module):
+class GCN(LayerStack):
     r"""The two-layer (or ``num_layers``-layer) GCN of `"Semi-supervised Classification with
     Graph Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_:
 
@@ -62,8 +63,6 @@ class GCN(torch.nn.Module):
         **kwargs: passed to every :class:`GCNConv` (e.g. ``cached=True``).
     """
 
-    supports_sparse_features = True
-
     def __init__(
         self,
         in_channels: int,
@@ -75,13 +74,7 @@ class GCN(torch.nn.Module):
         input_dropout: Optional[float] = None,
         **kwargs: Any,
     ):
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"GCN: num_layers must be at least 1 (got {num_layers})")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.out_channels = hidden_channels if out_channels is None else out_channels
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
         self.dropout = dropout
         self.input_dropout = dropout if input_dropout is None else input_dropout
         self.act = activation_resolver(act) if act is not None else torch.nn.Identity()
@@ -90,10 +83,6 @@ class GCN(torch.nn.Module):
             GCNConv(sizes[i], sizes[i + 1], **kwargs) for i in range(num_layers)
         )
 
-    def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
-
     def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
         x = sparse_dropout(x, self.input_dropout, self.training)
         for i, conv in enumerate(self.convs):
@@ -101,7 +90,3 @@ class GCN(torch.nn.Module):
             if i < self.num_layers - 1:
                 x = F.dropout(self.act(x), self.dropout, self.training)
         return x
-
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"num_layers={self.num_layers})")

@@ -14,9 +14,10 @@ from torch_geometric.typing import Adj
 from pyg_course.nn.conv.sage_conv import SAGEConv
 from pyg_course.nn.models.gcn import sparse_dropout
 from pyg_course.nn.models.inference import inference_device, layerwise_inference
+from pyg_course.nn.models.stack import LayerStack
 
 
-class GraphSAGE(torch.nn.Module):
+class GraphSAGE(LayerStack):
     r"""GraphSAGE from `"Inductive Representation Learning on Large Graphs"
     <https://arxiv.org/abs/1706.02216>`_: ``num_layers`` :class:`SAGEConv` layers with an
     activation and dropout between them,
@@ -50,9 +51,6 @@ class GraphSAGE(torch.nn.Module):
         **kwargs: passed to every :class:`SAGEConv` (e.g. ``normalize``, ``aggr_channels``).
     """
 
-    #: ``torch.sparse`` features are used as they are (sparse input dropout and first product).
-    supports_sparse_features = True
-
     def __init__(
         self,
         in_channels: int,
@@ -66,13 +64,7 @@ class GraphSAGE(torch.nn.Module):
         input_dropout: float = 0.0,
         **kwargs: Any,
     ):
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"GraphSAGE: num_layers must be at least 1 (got {num_layers})")
-        self.in_channels = in_channels
-        self.hidden_channels = hidden_channels
-        self.num_layers = num_layers
-        self.out_channels = hidden_channels if out_channels is None else out_channels
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.aggr = aggr
@@ -88,8 +80,7 @@ class GraphSAGE(torch.nn.Module):
             self.lin = torch.nn.Linear(width, self.out_channels)
 
     def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
+        super().reset_parameters()
         if self.jk_mode is not None:
             if self.jk is not None:
                 self.jk.reset_parameters()
@@ -146,6 +137,5 @@ class GraphSAGE(torch.nn.Module):
             return x_all
         return self._readout([x.to(device) for x in xs]).cpu()
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"num_layers={self.num_layers}, aggr={self.aggr!r})")
+    def extra_options(self) -> str:
+        return f", aggr={self.aggr!r}"
