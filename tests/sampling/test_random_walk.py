@@ -101,7 +101,8 @@ def test_bad_input():
         random_walk(torch.zeros(3, 2, dtype=torch.long), torch.tensor([0]), 2)
     with pytest.raises(TypeError, match="torch.long"):
         random_walk(ei.float(), torch.tensor([0]), 2)
-    with pytest.raises(IndexError, match="target node 2 but there are only 2 target nodes .*; pass num_nodes"):
+    with pytest.raises(IndexError,
+                       match="target node 2 but there are only 2 target nodes .*; pass num_nodes"):
         random_walk(ei, torch.tensor([0]), 2, num_nodes=2)
     with pytest.raises(IndexError, match="start node 5"):
         random_walk(ei, torch.tensor([5]), 2)
