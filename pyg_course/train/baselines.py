@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from pyg_course.nn.conv.checks import check_edge_index
@@ -13,7 +14,8 @@ from pyg_course.nn.models.gcn import sparse_dropout
 
 
 class _DropoutConvStack(torch.nn.Module):
-    """``convs`` applied in turn, each to its dropped-out input, ``act`` between them."""
+    """``convs`` applied in turn, each to its dropped-out input, ``act`` between them (GCN's and
+    GAT's dropout placement; :class:`PyGGraphSAGE` overrides :meth:`forward` with GraphSAGE's)."""
 
     supports_sparse_features = True
     act = staticmethod(F.relu)
@@ -53,7 +55,7 @@ class PyGGCN(_DropoutConvStack):
 _PYG_SAGE_AGGR = {"mean": dict(aggr="mean"), "pool": dict(aggr="max", project=True)}
 
 
-class PyGGraphSAGE(torch.nn.Module):
+class PyGGraphSAGE(_DropoutConvStack):
     """:class:`~pyg_course.nn.models.GraphSAGE` built from ``torch_geometric.nn.SAGEConv``:
     the same layers, activation and dropout placement, so the same state dict loads in both
     (``strict=True``) and gives the same outputs.
@@ -98,17 +100,9 @@ class PyGGraphSAGE(torch.nn.Module):
         self.aggr = aggr
         self.dropout = dropout
         self.input_dropout = input_dropout
-        self.supports_sparse_features = True
-
-    def reset_parameters(self):
-        for conv in self.convs:
-            conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        if isinstance(edge_index, Tensor) and not edge_index.is_sparse and \
-                edge_index.layout == torch.strided:
-            from torch_sparse import SparseTensor
-
+        if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
             check_edge_index(edge_index, x.size(0), x.size(0), self.__class__.__name__)
             edge_index = SparseTensor(row=edge_index[1], col=edge_index[0],
                                       sparse_sizes=(x.size(0), x.size(0)))
