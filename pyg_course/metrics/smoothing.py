@@ -163,7 +163,8 @@ def _hop_blocks(edge_index: Tensor, num_nodes: int, max_hops: int, chunk_size: i
     ei, _ = remove_self_loops(edge_index)
     # A^T as a CSR matrix: column b of (A^T @ F) marks the nodes one step from frontier b.
     adj_t = torch.sparse_coo_tensor(ei.flip(0), torch.ones(ei.size(1), device=device),
-                                    (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+                                    (num_nodes, num_nodes),
+                                    check_invariants=False).coalesce().to_sparse_csr()
     for start in range(0, num_nodes, chunk_size):
         rows = torch.arange(start, min(start + chunk_size, num_nodes), device=device)
         local = torch.arange(rows.numel(), device=device)

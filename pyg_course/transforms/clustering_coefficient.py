@@ -15,8 +15,8 @@ def clustering_coefficient(edge_index: Tensor, num_nodes: int) -> Tensor:
     :math:`i` (:func:`~pyg_course.transforms.cycle_counts.cycle_counts`) and :math:`d_i` its
     degree in the simple undirected graph; :math:`0` for :math:`d_i < 2` (networkx's
     convention)."""
-    tri = cycle_counts(edge_index, num_nodes, max_length=3)[:, 0]
-    ei = simple_undirected(edge_index, num_nodes)
+    ei = simple_undirected(edge_index, num_nodes, "clustering_coefficient")
+    tri = cycle_counts(ei, num_nodes, max_length=3)[:, 0]
     deg = torch.bincount(ei[0], minlength=num_nodes).to(torch.float64)
     pairs = deg * (deg - 1)
     return torch.where(pairs > 0, 2 * tri / pairs.clamp(min=1), torch.zeros_like(pairs))

@@ -8,12 +8,17 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from pyg_course.nn.conv.checks import check_edge_index
+
 SUPPORTED_LENGTHS = (3, 4, 5)
 
 
-def simple_undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
+def simple_undirected(edge_index: Tensor, num_nodes: int, where: str) -> Tensor:
     """The simple undirected graph underlying ``edge_index``: both directions of every edge,
-    no self-loops, no duplicates."""
+    no self-loops, no duplicates. Checks ``edge_index`` against ``num_nodes`` first (an index
+    out of range would otherwise corrupt memory in the sparse products); ``where`` names the
+    caller in the error."""
+    check_edge_index(edge_index, num_nodes, num_nodes, where)
     edge_index, _ = remove_self_loops(edge_index)
     return coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)
 
@@ -56,9 +61,10 @@ def cycle_counts(edge_index: Tensor, num_nodes: int, max_length: int = 5,
     if max_length not in SUPPORTED_LENGTHS:
         raise ValueError(f"cycle_counts: max_length must be one of {SUPPORTED_LENGTHS} "
                          f"(closed-form corrections exist up to 5-cycles), got {max_length}")
-    ei = simple_undirected(edge_index, num_nodes)
+    ei = simple_undirected(edge_index, num_nodes, "cycle_counts")
     adj = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
-                                  (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+                                  (num_nodes, num_nodes),
+                                  check_invariants=False).coalesce().to_sparse_csr()
     deg = torch.bincount(ei[0], minlength=num_nodes).to(torch.float64)
     walks = torch.zeros(max_length + 1, num_nodes, dtype=torch.float64)
     spike = torch.zeros(num_nodes, dtype=torch.float64)  # sum_j A_ij d_j (A^2)_ij

@@ -33,9 +33,10 @@ def khop_virtual_edges(edge_index: Tensor, num_nodes: int, k: int = 2,
         raise ValueError(f"khop_virtual_edges: k must be at least 2, got {k}")
     if max_per_node is not None and max_per_node < 1:
         raise ValueError(f"khop_virtual_edges: max_per_node must be positive, got {max_per_node}")
-    ei = simple_undirected(edge_index, num_nodes)
+    ei = simple_undirected(edge_index, num_nodes, "khop_virtual_edges")
     adj = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
-                                  (num_nodes, num_nodes)).coalesce().to_sparse_csr()
+                                  (num_nodes, num_nodes),
+                                  check_invariants=False).coalesce().to_sparse_csr()
     new_src, new_dst = [], []
     for start in range(0, num_nodes, chunk_size):
         rows = torch.arange(start, min(start + chunk_size, num_nodes))

@@ -8,6 +8,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import scatter
 
+from pyg_course.nn.conv.checks import check_edge_index
 from pyg_course.transforms.cycle_counts import set_node_features
 
 
@@ -24,6 +25,7 @@ def pagerank(edge_index: Tensor, num_nodes: int, alpha: float = 0.85, tol: float
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"pagerank: alpha must lie in (0, 1), got {alpha}")
+    check_edge_index(edge_index, num_nodes, num_nodes, "pagerank")
     src, dst = edge_index
     out_deg = torch.bincount(src, minlength=num_nodes).to(torch.float64)
     dangling = out_deg == 0

@@ -10,6 +10,8 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.transforms import VirtualNode as PyGVirtualNode
 
+from pyg_course.nn.conv.checks import check_edge_index
+
 
 class VirtualNode(BaseTransform):
     r"""Adds one virtual node, index :math:`|V|`, with an edge to and from each node of
@@ -32,6 +34,7 @@ class VirtualNode(BaseTransform):
 
     def forward(self, data: Data) -> Data:
         n = data.num_nodes
+        check_edge_index(data.edge_index, n, n, "VirtualNode")
         num_old = data.edge_index.size(1)
         data = PyGVirtualNode().forward(data)
         if self.nodes is None:

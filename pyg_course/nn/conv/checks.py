@@ -120,4 +120,6 @@ def index_rows(x: Tensor, index: Tensor) -> Tensor:
     # Position of every kept entry: its row's start in x plus its offset within the row.
     pos = (torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
            + torch.arange(nnz, dtype=crow.dtype, device=crow.device))
-    return torch.sparse_csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)))
+    # Rows of a valid CSR tensor stay valid: opt out of the invariant check explicitly.
+    return torch.sparse_csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)),
+                                   check_invariants=False)

@@ -87,7 +87,8 @@ def fused_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> 
     natively in both directions; its transpose travels along as ``adj_t.transposed``."""
     src, dst = edge_index
     size = (num_nodes, num_nodes)
-    adj = torch.sparse_coo_tensor(torch.stack([dst, src]), edge_weight, size).coalesce()
+    adj = torch.sparse_coo_tensor(torch.stack([dst, src]), edge_weight, size,
+                                  check_invariants=False).coalesce()  # checked by the caller
     adj_t = adj.to_sparse_csr()
     adj_t.transposed = adj.t().coalesce().to_sparse_csr()
     return adj_t

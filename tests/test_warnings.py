@@ -1,0 +1,44 @@
+"""Our sparse paths do not print torch's boilerplate warnings (they buried the warnings that
+matter at the top of every training run). A fresh interpreter with ``-W default`` is needed:
+torch emits each of them once per process, and pytest's own filters would hide them here."""
+
+import subprocess
+import sys
+
+CODE = """
+import torch
+from torch_geometric.data import Data
+from pyg_course.metrics import mad_gap
+from pyg_course.nn.conv.checks import index_rows
+from pyg_course.nn.models import GraphSAGE
+from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.train.loop import prepare_features
+from pyg_course.transforms import OneHotNodeId, cycle_counts, khop_virtual_edges
+
+torch.manual_seed(0)
+n = 60
+x = (torch.rand(n, 40) < 0.05).float()
+ei = torch.randint(0, n, (2, 200))
+data = prepare_features(GraphSAGE(40, 8, 2, 3), Data(x=x, edge_index=ei, num_nodes=n))
+assert data.x.layout == torch.sparse_csr
+rows = index_rows(data.x, torch.tensor([3, 1, 4]))
+dropped = sparse_dropout(data.x, 0.5, True)
+coo = sparse_dropout(x.to_sparse(), 0.5, True)
+one_hot = OneHotNodeId(sparse=True, cat=False)(Data(edge_index=ei, num_nodes=n))
+counts = cycle_counts(ei, n)
+extra = khop_virtual_edges(ei, n, k=2)
+gap = mad_gap(torch.randn(n, 4), ei)
+print("ran")
+"""
+
+NOISE = ("Sparse CSR tensor support is in beta state",
+         "Sparse invariant checks are implicitly disabled")
+
+
+def test_sparse_paths_print_no_torch_boilerplate():
+    proc = subprocess.run([sys.executable, "-W", "default", "-c", CODE],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "ran" in proc.stdout
+    for message in NOISE:
+        assert message not in proc.stderr, proc.stderr
