@@ -14,7 +14,9 @@ Both are deterministic given their ``seed``.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Union
+import numbers
+import operator
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from torch import Tensor
@@ -32,14 +34,37 @@ def _numpy(x: ArrayLike, name: str, where: str) -> np.ndarray:
 
 
 def _mask(mask: ArrayLike, n: int, name: str, where: str) -> np.ndarray:
-    """Boolean mask of length ``n`` from a bool mask or an index tensor."""
+    """Boolean mask of length ``n`` from a bool mask or a 1-D tensor of node indices.
+
+    Rejects what would otherwise be read silently as something else: uint8 masks (torch's
+    deprecated mask type), integer 0/1 vectors of length ``n`` (a mask in disguise, which as
+    indices would select nodes 0 and 1 only), and negative or out-of-range indices (which
+    would wrap around or fail without saying which argument). An empty index list gives an
+    all-``False`` mask; the caller decides whether an empty set is allowed.
+    """
     m = _numpy(mask, name, where)
     if m.dtype == bool:
         if m.shape != (n,):
             raise ValueError(f"{where}: {name} must have shape ({n},), got {m.shape}")
         return m
+    if m.dtype == np.uint8:
+        raise TypeError(f"{where}: {name} is uint8, which torch reads as a (deprecated) mask "
+                        f"and numpy as indices; pass a bool mask (or int64 node indices)")
+    if m.ndim == 1 and m.size == 0:
+        return np.zeros(n, dtype=bool)
     if m.ndim != 1 or m.dtype.kind not in "iu":
-        raise TypeError(f"{where}: {name} must be a boolean mask or a 1-D index tensor")
+        raise TypeError(f"{where}: {name} must be a boolean mask or a 1-D index tensor, got "
+                        f"shape {m.shape} ({m.dtype})")
+    if n > 2 and m.shape == (n,) and np.isin(m, (0, 1)).all():
+        raise ValueError(f"{where}: {name} is an integer vector of length {n} holding only "
+                         f"0/1 values: it looks like a 0/1 mask; pass a bool mask or node "
+                         f"indices")
+    if (m < 0).any():
+        raise IndexError(f"{where}: {name} holds negative node indices (e.g. {m[m < 0][0]}); "
+                         f"indices must lie in [0, {n})")
+    if (m >= n).any():
+        raise IndexError(f"{where}: {name} holds node indices past the {n} nodes (e.g. "
+                         f"{m[m >= n][0]}); indices must lie in [0, {n})")
     out = np.zeros(n, dtype=bool)
     out[m] = True
     return out
@@ -61,11 +86,16 @@ def linear_probe(embeddings: ArrayLike, y: ArrayLike, train_mask: ArrayLike,
     Args:
         embeddings (Tensor or ndarray): ``(N, D)`` node embeddings (detached inside).
         y (Tensor or ndarray): ``(N,)`` integer labels.
-        train_mask, test_mask: boolean masks of length ``N`` or index tensors.
-        val_mask (optional): if given, ``C`` is chosen from ``Cs`` by validation accuracy
-            (ties go to the smaller ``C``); otherwise ``C`` is used as is.
+        train_mask, test_mask: bool masks of length ``N`` or 1-D tensors/arrays of node
+            indices in ``[0, N)``; neither may be empty, and they must not overlap.
+            uint8 masks raise a :class:`TypeError`, integer 0/1 vectors of length ``N``
+            (``N > 2``) a :class:`ValueError` (a mask in disguise), negative or
+            out-of-range indices an :class:`IndexError`: pass a bool mask.
+        val_mask (optional): same forms; if given, ``C`` is chosen from ``Cs`` by validation
+            accuracy (ties go to the smaller ``C``); otherwise ``C`` is used as is. It must
+            not overlap ``train_mask`` or ``test_mask``; an empty one counts as none.
         C (float): inverse L2 strength when there is no ``val_mask``. (default: ``1.0``)
-        Cs (sequence of float): candidates for ``C`` with a ``val_mask``.
+        Cs (sequence of float): candidates for ``C`` with a ``val_mask``; at least one.
         standardize (bool): scale every dimension to zero mean and unit variance on the
             training nodes first. (default: ``True``)
         max_iter (int): L-BFGS iterations. (default: ``2000``)
@@ -85,11 +115,27 @@ def linear_probe(embeddings: ArrayLike, y: ArrayLike, train_mask: ArrayLike,
     if y.shape != (n,) or y.dtype.kind not in "iu":
         raise ValueError(f"{where}: y must be {n} integer labels, got shape {y.shape} "
                          f"({y.dtype}); use multilabel_f1 for multi-label targets")
-    train = _mask(train_mask, n, "train_mask", where)
-    test = _mask(test_mask, n, "test_mask", where)
-    val = None if val_mask is None else _mask(val_mask, n, "val_mask", where)
-    if not train.any() or not test.any():
-        raise ValueError(f"{where}: train_mask and test_mask must select at least one node")
+    if val_mask is not None:
+        Cs = tuple(Cs)
+        if not Cs:
+            raise ValueError(f"{where}: Cs must name at least one value to choose C from "
+                             f"on val_mask")
+    masks = {"train_mask": _mask(train_mask, n, "train_mask", where),
+             "test_mask": _mask(test_mask, n, "test_mask", where)}
+    if val_mask is not None:
+        masks["val_mask"] = _mask(val_mask, n, "val_mask", where)
+    for name in ("train_mask", "test_mask"):
+        if not masks[name].any():
+            raise ValueError(f"{where}: {name} is empty: it must select at least one node")
+    for a, b in (("train_mask", "test_mask"), ("train_mask", "val_mask"),
+                 ("val_mask", "test_mask")):
+        if a in masks and b in masks:
+            shared = int((masks[a] & masks[b]).sum())
+            if shared:
+                raise ValueError(f"{where}: {a} and {b} overlap in {shared} node(s); the "
+                                 f"node sets must be disjoint (fitting or choosing C on "
+                                 f"evaluation nodes inflates the score)")
+    train, test, val = masks["train_mask"], masks["test_mask"], masks.get("val_mask")
     if len(np.unique(y[train])) < 2:
         raise ValueError(f"{where}: the training nodes hold a single class; cannot fit")
     if standardize:
@@ -125,6 +171,52 @@ def top_k_predictions(scores: np.ndarray, k: np.ndarray) -> np.ndarray:
     return (ranks < np.asarray(k)[:, None]).astype(np.int64)
 
 
+def _ratios(train_ratio, where: str) -> Tuple[List[float], bool]:
+    """The training ratios that ``train_ratio`` names, and whether it named a single one.
+
+    One ratio: a real number, a numpy scalar or a 0-d tensor/array; several: any other
+    iterable of those (a list, a 1-D tensor or array). Strings and bools are rejected.
+    """
+    def one(r):
+        if isinstance(r, (Tensor, np.ndarray)) and r.ndim == 0:
+            r = r.item()
+        if isinstance(r, (bool, np.bool_)) or not isinstance(r, numbers.Real):
+            raise TypeError(f"{where}: train_ratio must be a real number in (0, 1) or a "
+                            f"sequence of them, got {r!r} ({type(r).__name__})")
+        r = float(r)
+        if not 0.0 < r < 1.0:
+            raise ValueError(f"{where}: train_ratio must be in (0, 1), got {r}")
+        return r
+
+    if isinstance(train_ratio, (Tensor, np.ndarray)) and train_ratio.ndim == 0:
+        return [one(train_ratio)], True
+    if isinstance(train_ratio, (numbers.Number, np.generic, str, bytes)):
+        return [one(train_ratio)], True
+    try:
+        items = list(train_ratio)
+    except TypeError:
+        raise TypeError(f"{where}: train_ratio must be a real number in (0, 1) or a sequence "
+                        f"of them, got {type(train_ratio).__name__}") from None
+    if not items:
+        raise ValueError(f"{where}: train_ratio is an empty sequence; name at least one ratio")
+    return [one(r) for r in items], False
+
+
+def _repeats(repeats, where: str) -> int:
+    if isinstance(repeats, (Tensor, np.ndarray)) and repeats.ndim == 0:
+        repeats = repeats.item()
+    try:
+        if isinstance(repeats, (bool, np.bool_)):
+            raise TypeError
+        repeats = operator.index(repeats)
+    except TypeError:
+        raise TypeError(f"{where}: repeats must be an int >= 1, got {repeats!r} "
+                        f"({type(repeats).__name__})") from None
+    if repeats < 1:
+        raise ValueError(f"{where}: repeats must be an int >= 1, got {repeats}")
+    return repeats
+
+
 def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
                   train_ratio: Union[float, Sequence[float]], repeats: int = 10, seed: int = 0,
                   C: float = 1.0, n_jobs: Optional[int] = None) -> Dict:
@@ -138,8 +230,11 @@ def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
     Args:
         embeddings (Tensor or ndarray): ``(N, D)``.
         Y (Tensor or ndarray): ``(N, L)`` 0/1 label matrix.
-        train_ratio (float or sequence of float): in ``(0, 1)``; a sequence evaluates each.
-        repeats (int): number of random splits. (default: ``10``)
+        train_ratio (float or sequence of float): in ``(0, 1)``. One ratio is a real number,
+            a numpy scalar or a 0-d tensor; a sequence (list, 1-D tensor or array) evaluates
+            each, every one on splits drawn from ``seed`` afresh. Strings and bools raise a
+            :class:`TypeError`.
+        repeats (int): number of random splits, an int ``>= 1``. (default: ``10``)
         seed (int): seed of the splits (and of the solver).
         C (float): inverse L2 strength. (default: ``1.0``)
         n_jobs (int, optional): parallel jobs for the one-vs-rest fits.
@@ -148,17 +243,9 @@ def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
         For one ratio: ``{"micro": mean, "macro": mean, "micro_std": .., "macro_std": ..,
         "train_ratio": r, "repeats": n}``; for a sequence, a list of such dicts.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
-    from sklearn.multiclass import OneVsRestClassifier
-
     where = "multilabel_f1"
-    if not isinstance(train_ratio, (int, float)):
-        return [multilabel_f1(embeddings, Y, r, repeats, seed, C, n_jobs) for r in train_ratio]
-    if not 0.0 < float(train_ratio) < 1.0:
-        raise ValueError(f"{where}: train_ratio must be in (0, 1), got {train_ratio}")
-    if int(repeats) < 1:
-        raise ValueError(f"{where}: repeats must be >= 1, got {repeats}")
+    ratios, single = _ratios(train_ratio, where)
+    repeats = _repeats(repeats, where)
     x = _numpy(embeddings, "embeddings", where).astype(np.float64)
     Y = _numpy(Y, "Y", where)
     if x.ndim != 2 or Y.ndim != 2 or Y.shape[0] != x.shape[0]:
@@ -168,12 +255,24 @@ def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
         raise ValueError(f"{where}: Y must be a 0/1 label matrix")
     Y = Y.astype(np.int64)
     n = x.shape[0]
-    n_train = int(round(float(train_ratio) * n))
-    if not 0 < n_train < n:
-        raise ValueError(f"{where}: train_ratio={train_ratio} leaves an empty split of {n} nodes")
+    for ratio in ratios:
+        if not 0 < int(round(ratio * n)) < n:
+            raise ValueError(f"{where}: train_ratio={ratio} leaves an empty split of {n} nodes")
+    results = [_multilabel_f1_at(x, Y, ratio, repeats, seed, C, n_jobs) for ratio in ratios]
+    return results[0] if single else results
+
+
+def _multilabel_f1_at(x: np.ndarray, Y: np.ndarray, train_ratio: float, repeats: int,
+                      seed: int, C: float, n_jobs: Optional[int]) -> Dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.multiclass import OneVsRestClassifier
+
+    n = x.shape[0]
+    n_train = int(round(train_ratio * n))
     rng = np.random.RandomState(seed)
     micro, macro = [], []
-    for _ in range(int(repeats)):
+    for _ in range(repeats):
         perm = rng.permutation(n)
         tr, te = perm[:n_train], perm[n_train:]
         clf = OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear",
@@ -184,33 +283,48 @@ def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
         macro.append(f1_score(Y[te], pred, average="macro", zero_division=0))
     return {"micro": float(np.mean(micro)), "macro": float(np.mean(macro)),
             "micro_std": float(np.std(micro)), "macro_std": float(np.std(macro)),
-            "train_ratio": float(train_ratio), "repeats": int(repeats)}
+            "train_ratio": train_ratio, "repeats": repeats}
 
 
 def evaluate_node_embeddings(embeddings: ArrayLike, data, label: str = "y",
-                             train_ratios: Sequence[float] = (0.1, 0.5, 0.9), repeats: int = 10,
-                             seed: int = 0) -> Dict:
+                             train_ratios: Union[float, Sequence[float]] = (0.1, 0.5, 0.9),
+                             repeats: int = 10, seed: int = 0) -> Dict:
     r"""Evaluate embeddings of the nodes of a PyG ``Data`` with the protocol that fits it.
 
     * multi-label ``data[label]`` of shape ``(N, L)``: :func:`multilabel_f1` at every ratio of
-      ``train_ratios``; returns ``{"protocol": "multilabel", "results": [...]}``.
-    * single-label with ``train_mask``/``test_mask`` (e.g. the Planetoid public split):
-      :func:`linear_probe`, ``C`` chosen on ``val_mask``;
-    * single-label without masks (e.g. KarateClub's ``faction``): :func:`linear_probe` on a
-      seeded, stratified half/half split; both return ``{"protocol": "probe", "accuracy": ..}``.
+      ``train_ratios`` (one ratio or a sequence); returns
+      ``{"protocol": "multilabel", "results": [...]}``, a list even for one ratio.
+    * single-label ``y`` with ``train_mask`` and ``test_mask`` (e.g. the Planetoid public
+      split): :func:`linear_probe`, ``C`` chosen on ``val_mask`` (the masks must be bool and
+      disjoint, see :func:`linear_probe`);
+    * single-label with neither mask, or a ``label`` other than ``y`` (e.g. KarateClub's
+      ``faction``): :func:`linear_probe` on a seeded, stratified half/half split; both return
+      ``{"protocol": "probe", "accuracy": ..}``.
+
+    A ``y`` with only one of ``train_mask``/``test_mask`` (e.g. PyG's KarateClub, which has
+    a ``train_mask`` alone) raises a :class:`ValueError` naming the missing mask.
     """
+    where = "evaluate_node_embeddings"
     y = data[label]
     if y.dim() == 2:
+        ratios, _ = _ratios(train_ratios, where)
         return {"protocol": "multilabel",
-                "results": multilabel_f1(embeddings, y, list(train_ratios), repeats, seed)}
-    if getattr(data, "train_mask", None) is not None and label == "y":
+                "results": multilabel_f1(embeddings, y, ratios, repeats, seed)}
+    has_train = getattr(data, "train_mask", None) is not None
+    has_test = getattr(data, "test_mask", None) is not None
+    if label == "y" and has_train != has_test:
+        present, missing = ("train_mask", "test_mask") if has_train else ("test_mask",
+                                                                          "train_mask")
+        raise ValueError(f"{where}: data has a {present} but no {missing}; give both for the "
+                         f"public split, or neither for a stratified half/half split")
+    if has_train and label == "y":
         out = linear_probe(embeddings, y, data.train_mask, data.test_mask,
                            val_mask=getattr(data, "val_mask", None), seed=seed,
                            return_details=True)
         split = "public"
     else:
         rng = np.random.RandomState(seed)
-        y_np = _numpy(y, label, "evaluate_node_embeddings")
+        y_np = _numpy(y, label, where)
         train = np.zeros(len(y_np), dtype=bool)
         for cls in np.unique(y_np):
             idx = rng.permutation(np.flatnonzero(y_np == cls))

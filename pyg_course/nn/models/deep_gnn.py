@@ -18,7 +18,10 @@ from pyg_course.nn.conv.checks import (
 )
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
 from pyg_course.nn.models.gcn import sparse_dropout
-from pyg_course.nn.models.stack import LayerStack
+from pyg_course.nn.models.stack import LayerStack, check_dropout, check_jk, check_real
+
+#: The ``jk`` modes of :class:`DeepGNN`.
+JK_MODES = ("cat", "max", "lstm")
 
 #: The remedies compared by ``scripts/oversmoothing.py``: name -> :class:`DeepGNN` switches.
 REMEDIES: Dict[str, Dict[str, Any]] = {
@@ -73,22 +76,28 @@ class DeepGNN(LayerStack):
         in_channels (int): input feature size.
         hidden_channels (int): hidden size.
         num_layers (int): number of graph convolutions (2 to 64 are tested).
-        out_channels (int): number of classes.
-        dropout (float): dropout before every convolution and linear map. (default: ``0.5``)
+        out_channels (int): number of classes (required).
+        dropout (float): dropout before every convolution and linear map, in :math:`[0, 1)`.
+            (default: ``0.5``)
         residual (bool): residual connections. (default: ``False``)
         gcnii (bool): the GCNII architecture. (default: ``False``)
-        alpha (float): GCNII's initial-residual weight :math:`\alpha`. (default: ``0.1``)
-        theta (float): GCNII's :math:`\theta` (:math:`\lambda` in the paper). (default: ``0.5``)
+        alpha (float): GCNII's initial-residual weight :math:`\alpha \in [0, 1]`.
+            (default: ``0.1``)
+        theta (float): GCNII's :math:`\theta > 0` (:math:`\lambda` in the paper).
+            (default: ``0.5``)
         pairnorm (bool): PairNorm after every hidden convolution. (default: ``False``)
-        pairnorm_scale (float): PairNorm's scale :math:`s`. (default: ``1.0``)
-        dropedge (float): DropEdge probability. (default: ``0.0``)
-        jk (str, optional): jumping-knowledge mode ``'cat'``, ``'max'`` or ``'lstm'``.
+        pairnorm_scale (float): PairNorm's scale :math:`s > 0`. (default: ``1.0``)
+        dropedge (float): DropEdge probability, in :math:`[0, 1)`. (default: ``0.0``)
+        jk (str, optional): jumping-knowledge mode ``'cat'``, ``'max'`` or ``'lstm'`` (lower
+            case).
         cached (bool): keep the normalised adjacency between calls (transductive training
             without DropEdge only). (default: ``False``)
 
     A ``torch.sparse`` feature matrix (bag-of-words) is accepted: the input dropout and the first
     product then touch only its non-zeros, as in :class:`~pyg_course.nn.models.GCN`.
     """
+
+    requires_out_channels = True
 
     def __init__(
         self,
@@ -107,16 +116,21 @@ class DeepGNN(LayerStack):
         jk: Optional[str] = None,
         cached: bool = False,
     ):
+        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
+        check_jk("DeepGNN", jk, JK_MODES)
         if num_layers < 2 and not (gcnii or jk):
             raise ValueError(f"DeepGNN: num_layers must be at least 2 (got {num_layers})")
-        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
-        if not 0.0 <= dropedge < 1.0:
-            raise ValueError(f"DeepGNN: dropedge must lie in [0, 1), got {dropedge}")
+        check_dropout("DeepGNN", "dropout", dropout, include_one=False)
+        check_dropout("DeepGNN", "dropedge", dropedge, include_one=False)
+        check_real("DeepGNN", "alpha", alpha, 0.0, 1.0, include_high=True)
+        check_real("DeepGNN", "theta", theta, 0.0, include_low=False)
+        check_real("DeepGNN", "pairnorm_scale", pairnorm_scale, 0.0, include_low=False)
+        if gcnii and in_channels == -1:
+            raise ValueError("DeepGNN: gcnii needs an explicit in_channels (its input map is "
+                             "not lazy)")
         if gcnii and (residual or jk):
             raise ValueError("DeepGNN: gcnii has its own (initial) residual; it cannot be "
                              "combined with residual or jk")
-        if jk is not None and jk not in ("cat", "max", "lstm"):
-            raise ValueError(f"DeepGNN: jk must be 'cat', 'max' or 'lstm', got {jk!r}")
         if cached and dropedge > 0:
             raise ValueError("DeepGNN: cached=True cannot be used with DropEdge (the graph "
                              "changes every forward pass)")
@@ -232,13 +246,10 @@ class DeepGNN(LayerStack):
         # re-convert the same matrix in every one of up to 64 layers).
         return conv.propagate(adj_t, x=conv._project(h), edge_weight=None)
 
-    @torch.no_grad()
     def embed(self, x: Tensor, edge_index: Adj) -> Tensor:
         """:attr:`last_hidden` of an evaluation-mode forward pass (restores the mode)."""
-        was_training = self.training
-        self.eval()
-        self(x, edge_index)
-        self.train(was_training)
+        with self.evaluating():
+            self(x, edge_index)
         return self.last_hidden
 
     def __repr__(self) -> str:

@@ -12,8 +12,7 @@ from torch_geometric.utils import scatter
 
 from pyg_course.nn.conv.gat_conv import GATConv
 from pyg_course.nn.models.gcn import sparse_dropout
-from pyg_course.nn.models.inference import inference_device, layerwise_inference
-from pyg_course.nn.models.stack import LayerStack
+from pyg_course.nn.models.stack import LayerStack, check_dropout
 
 
 def attention_entropy(edge_index: Tensor, alpha: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
@@ -65,7 +64,8 @@ class GAT(LayerStack):
         num_layers (int): number of :class:`GATConv` layers.
         out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
         heads (int): heads of each hidden layer (concatenated). (default: ``8``)
-        dropout (float): dropout of the layer inputs and of the attention. (default: ``0.6``)
+        dropout (float): dropout of the layer inputs, in :math:`[0, 1]`, and of the attention
+            (then in :math:`[0, 1)`). (default: ``0.6``)
         output_heads (int): heads of the output layer (averaged). (default: ``1``)
         attention_dropout (float, optional): dropout of the attention; ``None`` uses
             ``dropout``.
@@ -85,6 +85,7 @@ class GAT(LayerStack):
         **kwargs: Any,
     ):
         super().__init__(in_channels, hidden_channels, num_layers, out_channels)
+        check_dropout("GAT", "dropout", dropout)
         self.heads = heads
         self.output_heads = output_heads
         self.dropout = dropout
@@ -115,28 +116,28 @@ class GAT(LayerStack):
                 x = F.elu(x)
         return (x, attention) if return_attention_weights else x
 
-    @torch.no_grad()
     def inference(self, loader, device: Optional[Union[str, torch.device]] = None,
                   progress: bool = False, x: Optional[Tensor] = None) -> Tensor:
         """Outputs for every node of ``loader.data``, computed layer by layer with bipartite
-        ``(x_src, x_dst)`` input (exact: every neighbour is used, no sampling).
+        ``(x_src, x_dst)`` input (exact: every neighbour is used, no sampling), in evaluation
+        mode without gradients (the model's mode is restored afterwards); see
+        :meth:`~pyg_course.nn.models.stack.LayerStack.layerwise_inference`.
 
         Args:
-            loader: a ``NeighborLoader(data, num_neighbors=[-1], shuffle=False, ...)`` over all
-                nodes (one hop, every neighbour).
+            loader: a ``NeighborLoader(data, num_neighbors=[-1], ...)`` over all nodes (one
+                hop, every neighbour; any batch size and order, shuffled or not).
             device: where the layers run; embeddings are kept on the CPU between layers.
             progress: show a tqdm bar over layers x batches.
             x: the input features (default ``loader.data.x``), dense or ``torch.sparse``
                 (gathered sparsely in the first layer).
         """
-        self.eval()
-
         def layer(i, x_src, x_dst, edge_index, n_id):
             out = self.convs[i]((x_src, x_dst), edge_index)
             return F.elu(out) if i < self.num_layers - 1 else out
 
-        return layerwise_inference(layer, self.num_layers, loader, inference_device(self, device),
-                                   x=x, progress=progress, name="GAT.inference")[-1]
+        device = self.inference_device(device)
+        with self.evaluating():
+            return self.layerwise_inference(layer, loader, device, x=x, progress=progress)[-1]
 
     def extra_options(self) -> str:
         return f", heads={self.heads}, output_heads={self.output_heads}"

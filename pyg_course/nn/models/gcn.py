@@ -12,7 +12,7 @@ from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from pyg_course.nn.conv.gcn_conv import GCNConv
-from pyg_course.nn.models.stack import LayerStack
+from pyg_course.nn.models.stack import LayerStack, check_dropout
 
 
 def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
@@ -58,7 +58,8 @@ class GCN(LayerStack):
         hidden_channels (int): hidden size.
         num_layers (int): number of :class:`GCNConv` layers.
         out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
-        dropout (float): dropout probability between layers. (default: ``0.0``)
+        dropout (float): dropout probability between layers, in :math:`[0, 1]`.
+            (default: ``0.0``)
         act (str or Callable): activation between layers. (default: ``"relu"``)
         input_dropout (float, optional): dropout on the input; ``None`` uses ``dropout``.
         **kwargs: passed to every :class:`GCNConv` (e.g. ``cached=True``).
@@ -76,6 +77,9 @@ class GCN(LayerStack):
         **kwargs: Any,
     ):
         super().__init__(in_channels, hidden_channels, num_layers, out_channels)
+        check_dropout("GCN", "dropout", dropout)
+        if input_dropout is not None:
+            check_dropout("GCN", "input_dropout", input_dropout)
         self.dropout = dropout
         self.input_dropout = dropout if input_dropout is None else input_dropout
         self.act = activation_resolver(act) if act is not None else torch.nn.Identity()

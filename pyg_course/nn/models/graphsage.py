@@ -13,8 +13,10 @@ from torch_geometric.typing import Adj
 
 from pyg_course.nn.conv.sage_conv import SAGEConv
 from pyg_course.nn.models.gcn import sparse_dropout
-from pyg_course.nn.models.inference import inference_device, layerwise_inference
-from pyg_course.nn.models.stack import LayerStack
+from pyg_course.nn.models.stack import LayerStack, check_dropout, check_jk
+
+#: The ``jk`` modes of :class:`GraphSAGE` (PyG's ``BasicGNN`` modes).
+JK_MODES = ("last", "cat", "max", "lstm")
 
 
 class GraphSAGE(LayerStack):
@@ -40,14 +42,16 @@ class GraphSAGE(LayerStack):
         hidden_channels (int): hidden size.
         num_layers (int): number of :class:`SAGEConv` layers.
         out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
-        dropout (float): dropout probability between layers. (default: ``0.0``)
+        dropout (float): dropout probability between layers, in :math:`[0, 1]`.
+            (default: ``0.0``)
         aggr (str): ``"mean"``, ``"gcn"``, ``"pool"`` or ``"lstm"``. (default: ``"mean"``)
         jk (str, optional): jumping-knowledge mode (``"last"``, ``"cat"``, ``"max"``,
-            ``"lstm"``) combining every layer's output, followed by a linear layer to
+            ``"lstm"``, lower case) combining every layer's output, followed by a linear layer to
             ``out_channels``; ``None`` uses the last layer. (default: ``None``)
         act (str or Callable): activation between layers. (default: ``"relu"``)
-        input_dropout (float): dropout probability on the input features, before the first
-            layer (as in GCN and GAT; not in PyG's ``GraphSAGE``). (default: ``0.0``)
+        input_dropout (float): dropout probability in :math:`[0, 1]` on the input features,
+            before the first layer (as in GCN and GAT; not in PyG's ``GraphSAGE``).
+            (default: ``0.0``)
         **kwargs: passed to every :class:`SAGEConv` (e.g. ``normalize``, ``aggr_channels``).
     """
 
@@ -65,6 +69,9 @@ class GraphSAGE(LayerStack):
         **kwargs: Any,
     ):
         super().__init__(in_channels, hidden_channels, num_layers, out_channels)
+        check_dropout("GraphSAGE", "dropout", dropout)
+        check_dropout("GraphSAGE", "input_dropout", input_dropout)
+        check_jk("GraphSAGE", jk, JK_MODES)
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.aggr = aggr
@@ -109,14 +116,15 @@ class GraphSAGE(LayerStack):
             xs.append(x)
         return self._readout(xs)
 
-    @torch.no_grad()
     def inference(self, loader, device: Optional[Union[str, torch.device]] = None,
                   progress: bool = False, x: Optional[Tensor] = None) -> Tensor:
-        """Outputs for every node of ``loader.data``, computed layer by layer.
+        """Outputs for every node of ``loader.data``, computed layer by layer in evaluation
+        mode without gradients (the model's mode is restored afterwards); see
+        :meth:`~pyg_course.nn.models.stack.LayerStack.layerwise_inference`.
 
         Args:
-            loader: a ``NeighborLoader(data, num_neighbors=[-1], shuffle=False, ...)`` over all
-                nodes (one hop, every neighbour).
+            loader: a ``NeighborLoader(data, num_neighbors=[-1], ...)`` over all nodes (one
+                hop, every neighbour; any batch size and order, shuffled or not).
             device: where the layers run; embeddings are kept on the CPU between layers.
             progress: show a tqdm bar over layers x batches.
             x: the input features (default ``loader.data.x``), dense or ``torch.sparse``: sparse
@@ -126,16 +134,15 @@ class GraphSAGE(LayerStack):
         Returns:
             ``(num_nodes, out_channels)`` tensor on the CPU.
         """
-        device = inference_device(self, device)
-        xs = layerwise_inference(
-            lambda i, x_src, x_dst, edge_index, n_id: self._after_conv(
-                i, self.convs[i]((x_src, x_dst), edge_index, src_ids=n_id)),
-            self.num_layers, loader, device, x=x, progress=progress,
-            name="GraphSAGE.inference")
-        x_all = xs[-1]
-        if self.jk_mode is None:
-            return x_all
-        return self._readout([x.to(device) for x in xs]).cpu()
+        device = self.inference_device(device)
+        with self.evaluating():
+            xs = self.layerwise_inference(
+                lambda i, x_src, x_dst, edge_index, n_id: self._after_conv(
+                    i, self.convs[i]((x_src, x_dst), edge_index, src_ids=n_id)),
+                loader, device, x=x, progress=progress)
+            if self.jk_mode is None:
+                return xs[-1]
+            return self._readout([x.to(device) for x in xs]).cpu()
 
     def extra_options(self) -> str:
         return f", aggr={self.aggr!r}"

@@ -93,3 +93,43 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="jk"):
         DeepGNN(3, 4, 4, 2, jk="sum")
     assert "gcnii" in repr(DeepGNN(3, 4, 4, 2, gcnii=True))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(theta=-1), "theta must be > 0, got -1"),
+    (dict(theta=0.0), "theta must be > 0"),
+    (dict(alpha=5), r"alpha must lie in \[0, 1\], got 5"),
+    (dict(alpha=-0.1), r"alpha must lie in \[0, 1\]"),
+    (dict(dropout=1.5), r"dropout must lie in \[0, 1\), got 1.5"),
+    (dict(dropout=1.0), r"dropout must lie in \[0, 1\)"),
+    (dict(dropedge=1.0), r"dropedge must lie in \[0, 1\)"),
+    (dict(pairnorm=True, pairnorm_scale=0.0), "pairnorm_scale must be > 0"),
+    (dict(jk="CAT"), "jk must be None or one of 'cat', 'max', 'lstm', got 'CAT'"),
+    (dict(jk=""), "jk must be None or one of"),
+])
+def test_options_checked_at_construction(kwargs, message):
+    with pytest.raises(ValueError, match=f"^DeepGNN: {message}"):
+        DeepGNN(3, 4, 3, 2, **kwargs)
+
+
+def test_option_boundaries_accepted():
+    for kwargs in (dict(alpha=0.0), dict(alpha=1.0), dict(theta=1e-3), dict(dropout=0.0)):
+        DeepGNN(3, 4, 3, 2, gcnii=True, **kwargs)
+
+
+def test_out_channels_required():
+    # None used to fail inside torch.empty; 0 channels killed the interpreter (SIGFPE) in
+    # forward; hidden_channels=0 with gcnii divided by zero in reset_parameters.
+    with pytest.raises(TypeError, match="DeepGNN: out_channels .* is required, got None"):
+        DeepGNN(3, 4, 3, None)
+    with pytest.raises(ValueError, match="DeepGNN: out_channels must be at least 1"):
+        DeepGNN(3, 4, 3, 0)
+    with pytest.raises(ValueError, match="DeepGNN: hidden_channels must be at least 1"):
+        DeepGNN(3, 0, 3, 2, gcnii=True)
+
+
+def test_embed_restores_mode_after_an_error():
+    model = DeepGNN(3, 4, 3, 2).train()
+    with pytest.raises(IndexError):
+        model.embed(torch.randn(4, 3), torch.tensor([[0, 9], [1, 2]]))  # node 9 of 4
+    assert model.training

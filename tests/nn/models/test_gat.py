@@ -95,3 +95,9 @@ def test_learns_csbm(graph):
 def test_bad_num_layers():
     with pytest.raises(ValueError, match="num_layers"):
         GAT(4, 8, 0, 2)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_bad_dropout(p):
+    with pytest.raises(ValueError, match=r"GAT: dropout must lie in \[0, 1\]"):
+        GAT(4, 8, 2, 2, dropout=p, attention_dropout=0.0)

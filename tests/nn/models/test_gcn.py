@@ -52,3 +52,9 @@ def test_training_reaches_paper_accuracy_band(cora):
     res = run_experiment(lambda: GCN(data.num_features, 16, 2, 7, dropout=0.5, cached=True),
                          data, TrainConfig(epochs=100, progress=False), runs=1, seed=0)
     assert res["summary"]["test_acc_mean"] > 0.77
+
+
+@pytest.mark.parametrize("arg, p", [("dropout", -0.5), ("dropout", 2.0), ("input_dropout", 1.1)])
+def test_bad_dropout(arg, p):
+    with pytest.raises(ValueError, match=rf"GCN: {arg} must lie in \[0, 1\]"):
+        GCN(4, 8, 2, 3, **{arg: p})

@@ -103,3 +103,21 @@ def test_sparse_bag_of_words_features_equal_dense_and_drop_only_non_zeros():
     torch.manual_seed(1)
     out = model(x.to_sparse_csr(), edge_index)  # training mode: sparse dropout, finite
     assert torch.isfinite(out).all() and out.shape == (30, 3)
+
+
+@pytest.mark.parametrize("jk", ["CAT", "Max", "bogus", ""])
+def test_jk_mode_must_be_a_lower_case_mode(jk):
+    # 'CAT' used to pass PyG's (lower-casing) JumpingKnowledge but size the readout for one
+    # layer, so forward failed with a shape error; the others raised a bare AssertionError.
+    with pytest.raises(ValueError, match="jk must be None or one of 'last', 'cat', 'max', "
+                                         "'lstm'"):
+        GraphSAGE(4, 8, 2, 3, jk=jk)
+
+
+@pytest.mark.parametrize("arg, p", [("dropout", 1.5), ("dropout", -0.1),
+                                    ("input_dropout", -1), ("input_dropout", float("nan"))])
+def test_dropout_range_checked_at_construction(arg, p):
+    with pytest.raises(ValueError, match=rf"GraphSAGE: {arg} must lie in \[0, 1\]"):
+        GraphSAGE(4, 8, 2, 3, **{arg: p})
+    with pytest.raises(TypeError, match=f"GraphSAGE: {arg} must be a number"):
+        GraphSAGE(4, 8, 2, 3, **{arg: "0.5"})
