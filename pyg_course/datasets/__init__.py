@@ -3,6 +3,7 @@
 from pyg_course.datasets.csbm import csbm
 from pyg_course.datasets.loading import (
     DATASETS,
+    DatasetCorruptError,
     DatasetNotFoundError,
     cache_root,
     check_features,
@@ -12,6 +13,7 @@ from pyg_course.datasets.loading import (
 
 __all__ = [
     "DATASETS",
+    "DatasetCorruptError",
     "DatasetNotFoundError",
     "cache_root",
     "check_features",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch_geometric.data import Data
@@ -43,19 +44,40 @@ def csbm(
         avg_degree (float): expected average degree before de-duplication. (default: ``10``)
         seed (int): seed of a private generator; the global RNG is untouched. (default: ``0``)
         num_train_per_class, num_val, num_test (int): sizes of the random split stored in
-            ``train_mask``, ``val_mask`` and ``test_mask`` (Planetoid's layout).
+            ``train_mask``, ``val_mask`` and ``test_mask`` (Planetoid's layout); each ``>= 0``
+            and together at most ``num_nodes``.
+
+    Raises:
+        TypeError: a size or the seed is not an ``int`` (``bool`` included), or ``snr``,
+            ``homophily`` or ``avg_degree`` is not a real number.
+        ValueError: ``num_nodes`` or ``num_classes`` below 2, ``num_features`` below 1, a
+            negative split size or ``avg_degree``, a non-finite ``snr``, ``homophily`` outside
+            ``[0, 1]``, or a split larger than the graph.
 
     Returns:
         :class:`torch_geometric.data.Data` with ``x``, ``edge_index`` (undirected, coalesced),
         ``y`` and the three masks.
     """
-    if num_nodes < 2 or num_classes < 2 or num_features < 1:
-        raise ValueError(
-            f"csbm needs num_nodes >= 2, num_classes >= 2 and num_features >= 1 "
-            f"(got {num_nodes}, {num_classes}, {num_features})"
-        )
+    sizes = (("num_nodes", num_nodes, 2), ("num_classes", num_classes, 2),
+             ("num_features", num_features, 1), ("num_train_per_class", num_train_per_class, 0),
+             ("num_val", num_val, 0), ("num_test", num_test, 0), ("seed", seed, None))
+    for arg, value, low in sizes:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"csbm: {arg} must be an int (got {value!r})")
+        if low is not None and value < low:
+            raise ValueError(f"csbm: {arg} must be >= {low} (got {value})")
+    for arg, value in (("snr", snr), ("homophily", homophily), ("avg_degree", avg_degree)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"csbm: {arg} must be a real number (got {value!r})")
+        if not math.isfinite(value):
+            raise ValueError(f"csbm: {arg} must be finite (got {value})")
     if not 0.0 <= homophily <= 1.0:
         raise ValueError(f"csbm: homophily must lie in [0, 1] (got {homophily})")
+    if avg_degree < 0:
+        raise ValueError(f"csbm: avg_degree must be >= 0 (got {avg_degree})")
+    num_nodes, num_classes, num_features, seed = map(int, (num_nodes, num_classes, num_features,
+                                                           seed))
+    snr, homophily, avg_degree = map(float, (snr, homophily, avg_degree))
     if num_train_per_class * num_classes + num_val + num_test > num_nodes:
         raise ValueError(
             f"csbm: split of {num_train_per_class}x{num_classes} train + {num_val} val + "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import filecmp
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -33,7 +33,12 @@ _PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The dataset's files are in none of the searched folders and cannot be downloaded."""
+    """The dataset's files are in none of the searched folders and cannot be downloaded, or a
+    folder given as ``root`` lacks some of them."""
+
+
+class DatasetCorruptError(ValueError):
+    """A dataset's raw file is there but cannot be read (truncated, garbage, missing fields)."""
 
 
 def cache_root() -> Path:
@@ -50,21 +55,63 @@ def _search_roots(root: Optional[str | os.PathLike]) -> list[Path]:
         return [Path(root).expanduser()]
     roots = []
     if os.environ.get(ENV_VAR):
-        roots.append(Path(os.environ[ENV_VAR]).expanduser())
+        env_root = Path(os.environ[ENV_VAR]).expanduser()
+        if env_root.is_dir():
+            roots.append(env_root)
+        else:
+            warnings.warn(f"{ENV_VAR}={str(env_root)!r} is not a folder; ignoring it and "
+                          f"searching only the cache folder {cache_root()}", stacklevel=5)
     roots.append(cache_root() / "data")
     return roots
+
+
+def _hint(name: str) -> str:
+    return (f"put the files there, pass --root / root=..., or set {ENV_VAR} to a folder "
+            f"holding {name}/raw/")
 
 
 def _not_found(name: str, roots: list[Path], expected: str,
                cause: str = "") -> DatasetNotFoundError:
     searched = ", ".join(str(r / name / "raw") for r in roots)
-    msg = (
-        f"dataset {name!r}: {expected} not found in {searched}; put the files there, pass "
-        f"--root / root=..., or set {ENV_VAR} to a folder holding {name}/raw/"
-    )
+    msg = f"dataset {name!r}: {expected} not found in {searched}; {_hint(name)}"
     if cause:
         msg += f" (download failed: {cause})"
     return DatasetNotFoundError(msg)
+
+
+def _find_raw(name: str, root: Optional[str | os.PathLike],
+              raw_names: list[str]) -> tuple[Optional[Path], list[Path]]:
+    """The ``<root>/<name>/raw`` folder to read, and the roots searched.
+
+    An explicit ``root`` must hold every raw file. Otherwise the first searched folder that has
+    a ``<name>/`` subfolder is used, and it too must be complete; ``None`` if none has one.
+    """
+    roots = _search_roots(root)
+    for r in roots:
+        raw = r / name / "raw"
+        if root is None and not (r / name).exists():
+            continue
+        if not r.is_dir():
+            what = "is not a folder" if r.exists() else "does not exist"
+            raise DatasetNotFoundError(f"dataset {name!r}: root {r} {what}; {_hint(name)}")
+        missing = [n for n in raw_names if not (raw / n).is_file()]
+        if missing:
+            raise DatasetNotFoundError(
+                f"dataset {name!r}: {len(missing)} of {len(raw_names)} raw files missing in "
+                f"{raw}: {', '.join(missing)}; {_hint(name)}"
+            )
+        return raw, roots
+    return None, roots
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+def _corrupt(name: str, path: Path, why: str) -> DatasetCorruptError:
+    return DatasetCorruptError(f"dataset {name!r}: raw file {path} is unreadable or corrupt "
+                               f"({why}); replace it with an intact copy")
 
 
 def check_features(x: Optional[torch.Tensor], where: str) -> None:
@@ -87,27 +134,51 @@ def num_classes(data: Data) -> int:
     return int(data.y.max()) + 1
 
 
-def _same_files(src: Path, dst: Path, names: list[str]) -> bool:
-    return all((dst / n).is_file() and filecmp.cmp(src / n, dst / n, shallow=False) for n in names)
+def _same_file(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
+    if not b.is_file() or a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            block = fa.read(chunk)
+            if block != fb.read(chunk):
+                return False
+            if not block:
+                return True
+
+
+def _planetoid_error(name: str, source: Path, raw: Path, exc: Exception) -> DatasetCorruptError:
+    """The error for raw files PyG could not process: names the first file that does not parse
+    on its own, else the folder (files that parse but do not fit together)."""
+    from torch_geometric.io.planetoid import read_file
+
+    for part in _PLANETOID_RAW:
+        try:
+            read_file(str(raw), name.lower(), part)
+        except Exception as file_exc:
+            return _corrupt(name, source / f"ind.{name.lower()}.{part}", _describe(file_exc))
+    return DatasetCorruptError(f"dataset {name!r}: the raw files in {source} are corrupt: each "
+                               f"parses, but they do not fit together ({_describe(exc)})")
 
 
 def _load_planetoid(name: str, root: Optional[str | os.PathLike]) -> Data:
     from torch_geometric.datasets import Planetoid
 
     raw_names = [f"ind.{name.lower()}.{part}" for part in _PLANETOID_RAW]
-    roots = _search_roots(root)
-    source = next((r / name / "raw" for r in roots if all((r / name / "raw" / n).is_file()
-                                                          for n in raw_names)), None)
+    source, roots = _find_raw(name, root, raw_names)
 
     cache = cache_root() / "planetoid"
     target = cache / name
-    cache.mkdir(parents=True, exist_ok=True)
     processed = (target / "processed" / "data.pt").is_file()
-    if processed and (source is None or _same_files(source, target / "raw", raw_names)):
-        return Planetoid(str(cache), name)[0]  # processed earlier (from these files, or downloaded)
+    # The cache keeps a copy of the raw files it was built from: it is used only if that copy
+    # equals the source byte for byte (with no source, the cache is what there is).
+    if processed and (source is None or all(_same_file(source / n, target / "raw" / n)
+                                            for n in raw_names)):
+        return Planetoid(str(cache), name)[0]
 
     # Process in a private temporary folder, then move it into place, so that concurrent
-    # processes never read a half-written file and the source folder is never written to.
+    # processes never read a half-written file, a failure leaves the cache as it was, and the
+    # source folder is never written to.
+    cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache))
     try:
         if source is not None:
@@ -115,37 +186,54 @@ def _load_planetoid(name: str, root: Optional[str | os.PathLike]) -> Data:
             for n in raw_names:
                 shutil.copyfile(source / n, tmp / name / "raw" / n)
         try:
-            Planetoid(str(tmp), name)
-        except Exception as exc:  # no files and no network: say where we looked
+            data = Planetoid(str(tmp), name)[0]
+        except Exception as exc:
             if source is not None:
-                raise
+                raise _planetoid_error(name, source, tmp / name / "raw", exc) from exc
+            # no files and no network: say where we looked
             raise _not_found(name, roots, "Planetoid raw files ind." + name.lower() + ".*",
-                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
-        try:
+                             _describe(exc)) from None
+        try:  # a stale copy is moved aside first: renames are atomic, rmtree is not
+            if target.exists():
+                os.replace(target, tmp / "stale")
             os.replace(tmp / name, target)
-        except OSError:  # another process won the race; its copy is identical
+        except OSError:  # another process is replacing it too; the data we return is ours
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Planetoid(str(cache), name)[0]
+    return data
 
 
 def _load_blogcatalog(root: Optional[str | os.PathLike]) -> Data:
     import scipy.io
+    import scipy.sparse
 
-    roots = _search_roots(root)
-    path = next((r / "BlogCatalog" / "raw" / "blogcatalog.mat" for r in roots
-                 if (r / "BlogCatalog" / "raw" / "blogcatalog.mat").is_file()), None)
-    if path is None:
+    raw, roots = _find_raw("BlogCatalog", root, ["blogcatalog.mat"])
+    if raw is None:
         raise _not_found("BlogCatalog", roots, "blogcatalog.mat")
-    mat = scipy.io.loadmat(str(path))
-    adj = mat["network"].tocoo()
+    path = raw / "blogcatalog.mat"
+    try:
+        mat = scipy.io.loadmat(str(path))
+    except Exception as exc:
+        raise _corrupt("BlogCatalog", path, _describe(exc)) from exc
+    missing = [k for k in ("network", "group") if k not in mat]
+    if missing:
+        found = sorted(k for k in mat if not k.startswith("__"))
+        raise _corrupt("BlogCatalog", path, f"no variable {' or '.join(map(repr, missing))}; "
+                                            f"found {found}")
+    try:
+        adj = scipy.sparse.coo_matrix(mat["network"])
+        group = scipy.sparse.csr_matrix(mat["group"])
+    except Exception as exc:
+        raise _corrupt("BlogCatalog", path, _describe(exc)) from exc
+    if adj.shape[0] != adj.shape[1] or group.shape[0] != adj.shape[0]:
+        raise _corrupt("BlogCatalog", path, f"'network' is {adj.shape[0]}x{adj.shape[1]} and "
+                                            f"'group' {group.shape[0]}x{group.shape[1]}, expected "
+                                            "N x N and N x classes")
     edge_index = torch.from_numpy(np.vstack([adj.row, adj.col]).astype(np.int64))
     num_nodes = adj.shape[0]
     edge_index = coalesce(edge_index, num_nodes=num_nodes)
-    y = torch.from_numpy(mat["group"].toarray()).long()
+    y = torch.from_numpy(group.toarray()).long()
     return Data(edge_index=edge_index, y=y, num_nodes=num_nodes)
 
 
@@ -171,13 +259,28 @@ def load_dataset(name: str, root: Optional[str | os.PathLike] = None, **kwargs) 
     ``KarateClub`` (PyG's built-in, plus ``faction``: the two clubs after the split) and ``CSBM``
     (synthetic; ``kwargs`` go to :func:`~pyg_course.datasets.csbm`).
 
-    Files are looked up in ``root`` if given, else in ``$PYG_COURSE_DATA`` and then in the cache
-    folder (:func:`cache_root`); each dataset lives in ``<folder>/<Name>/raw/``. The source
-    folder is only read: processed files are written under the cache folder.
+    Each dataset lives in ``<folder>/<Name>/raw/`` in PyG's raw layout. With ``root`` given,
+    only ``root`` is read and it must hold every raw file. Without it, the folders searched are
+    ``$PYG_COURSE_DATA`` (with a warning, and skipped, if it is not a folder) and then
+    ``<cache folder>/data``; the first that has a ``<Name>/`` subfolder is used and must be
+    complete. If none has one, the dataset processed earlier in the cache folder is used, else it
+    is downloaded (Planetoid only, where the network is reachable). The source folder is only
+    read: processed files are written under the cache folder (:func:`cache_root`), together with
+    a copy of the raw files they come from, and are rebuilt whenever the source's raw files
+    differ from that copy.
+
+    Args:
+        name (str): dataset name, see above.
+        root (str or os.PathLike, optional): folder holding ``<Name>/raw/``. Ignored by
+            ``KarateClub`` (built into PyG) and ``CSBM`` (synthetic), which read no files, so a
+            script may pass its ``--root`` whatever the dataset. (default: ``None``)
+        **kwargs: options of :func:`~pyg_course.datasets.csbm`; ``CSBM`` only.
 
     Raises:
         ValueError: unknown name (the message lists the known ones), or NaN/inf features.
-        DatasetNotFoundError: no files in any searched folder and no download possible.
+        DatasetNotFoundError: ``root`` lacks raw files (the message names them and the folder),
+            or no files in any searched folder and no download possible.
+        DatasetCorruptError: a raw file is there but cannot be read (the message names it).
     """
     canonical = DATASETS.get(str(name).lower())
     if canonical is None:
