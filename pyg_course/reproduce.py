@@ -41,7 +41,9 @@ class Experiment:
         group, label: table section and row label.
         script: file in ``scripts/``; ``args`` its arguments (without ``--runs/--out``).
         runs: seeds in the full run; ``quick_runs`` and ``quick_args`` (overriding the same flags in
-            ``args``, see :func:`override`) for --quick.
+            ``args``, see :func:`override`) for --quick; ``quick_drop``: flags of ``args`` (with
+            their values) left out of the quick command, where a quick switch of the script
+            overrides them.
         peer_runs: seeds of the PyG peer in the full run (fewer than ours: the peer column
             checks that both implementations learn alike, and PyG's dense-input layers cost up
             to 4x ours; ``None``: as many as ours).
@@ -70,6 +72,7 @@ class Experiment:
     peer_runs: Optional[int] = 5
     quick_args: List[str] = field(default_factory=list)
     quick_runs: int = 2
+    quick_drop: List[str] = field(default_factory=list)
     read: Callable[[dict], tuple] = field(default_factory=_summary)
     unit: str = "test accuracy (%)"
     quick: bool = True
@@ -95,7 +98,7 @@ class Experiment:
         if self.runs_flag:
             args += ["--runs", str(self.seeds(quick, peer))]
         if quick:
-            args = override(args, self.quick_args)
+            args = override(without(args, self.quick_drop), self.quick_args)
         return ["python", f"scripts/{self.script}", *args]
 
 
@@ -103,14 +106,18 @@ def override(args: Sequence[str], extra: Sequence[str]) -> List[str]:
     """``args + extra`` with every ``--flag`` that ``extra`` sets dropped from ``args`` first
     (with its values), so a command never names a flag twice (``--epochs 300 ... --epochs 20``).
     """
-    given = {a for a in extra if a.startswith("--")}
+    return without(args, [a for a in extra if a.startswith("--")]) + list(extra)
+
+
+def without(args: Sequence[str], flags: Sequence[str]) -> List[str]:
+    """``args`` without each ``--flag`` named in ``flags`` and the values that follow it."""
     kept, skipping = [], False
     for a in args:
         if a.startswith("--"):
-            skipping = a in given
+            skipping = a in flags
         if not skipping:
             kept.append(a)
-    return kept + list(extra)
+    return kept
 
 
 #: GraphSAGE-pool on Cora: wider, more regularised, slower (300 epochs at lr 0.003) than the
@@ -209,7 +216,10 @@ def _oversmoothing_experiments() -> List[Experiment]:
                        fmt="{:.1f}",
                        read=_cell_of(remedy, depth), run_key="oversmoothing",
                        out_name="oversmoothing", result_file="oversmoothing.csv",
-                       quick_args=["--quick", "--depths", "2", "64"])
+                       quick_args=["--quick", "--depths", "2", "64"],
+                       # --quick sets 5 epochs without early stopping, GCNII included.
+                       quick_drop=["--epochs", "--patience", "--gcnii-epochs",
+                                   "--gcnii-patience"])
             for remedy, depth, label, paper in rows]
 
 
@@ -231,7 +241,9 @@ def _parse(path: Path) -> dict:
 def run_one(exp: Experiment, results: Path, quick: bool, peer: bool, force: bool,
             log: Callable[[str], None] = print, threads: Optional[int] = None) -> Optional[dict]:
     """Run one experiment unless its result file from the same command already exists.
-    ``threads`` sets ``OMP_NUM_THREADS`` of the run (for runs side by side)."""
+    ``threads`` sets ``OMP_NUM_THREADS`` of the run (for runs side by side). The run starts in
+    the repository, so a relative ``results`` is resolved here first."""
+    results = Path(results).resolve()
     out = _out_dir(results, exp, peer)
     cmd = exp.command(quick, peer)
     stamp = out / "command.txt"
@@ -305,6 +317,23 @@ def matches(exp: Experiment, peer: bool, only: Optional[Sequence[str]]) -> bool:
         return True
     names = (exp.key + ("-pyg" if peer else ""), run_name(exp, peer))
     return any(k in name for k in only for name in names)
+
+
+def run_names(selected: Sequence[Experiment], peers: bool = True) -> List[str]:
+    """Every run folder name behind ``selected`` (what ``--only`` strings are matched against,
+    with each row's own key)."""
+    names = []
+    for peer in ([False, True] if peers else [False]):
+        for exp in selected:
+            if not peer or exp.peer_args is not None:
+                names += [run_name(exp, peer), exp.key + ("-pyg" if peer else "")]
+    return list(dict.fromkeys(names))
+
+
+def unmatched(selected: Sequence[Experiment], only: Sequence[str],
+              peers: bool = True) -> List[str]:
+    """The strings of ``only`` that pick no run of ``selected``."""
+    return [k for k in only if not tasks_of(selected, peers, [k])]
 
 
 def tasks_of(selected: Sequence[Experiment], peers: bool = True,

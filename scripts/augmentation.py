@@ -6,7 +6,8 @@ virtual nodes / edges on a sparsified Cora; test accuracy of a GCN and a GraphSA
         --out docs/results/augmentation
 
 Writes ``<out>.csv`` and ``<out>.md`` (test accuracy at the best validation epoch, mean ± std
-over ``--runs`` seeds).
+over ``--runs`` seeds); an ``--out`` that ends with a path separator or names an existing folder
+writes ``<out>/augmentation.csv`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import os
 from pathlib import Path
 
 import torch
@@ -85,6 +87,37 @@ def build(model: str, data, hidden: int, dropout: float):
     return make
 
 
+def drop_rate(text: str) -> float:
+    """An edge-drop rate in ``[0, 1)``."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def out_prefix(out: str) -> Path:
+    """``--out`` as a file prefix: a folder (ending in a separator, or existing) gets
+    ``<folder>/augmentation``."""
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / "augmentation"
+    return Path(out)
+
+
+def load(name: str, root):
+    """``load_dataset`` that exits with the loader's one-line message."""
+    try:
+        return load_dataset(name, root=root)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def run(data, model, args, config, name):
     res = run_experiment(build(model, data, args.hidden, args.dropout), data, config,
                          runs=args.runs, seed=args.seed, name=name)
@@ -93,31 +126,40 @@ def run(data, model, args, config, name):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    names = list(feature_augmentations(1))
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"])
     p.add_argument("--models", nargs="+", default=["GCN", "GraphSAGE"],
                    choices=["GCN", "GraphSAGE"])
-    p.add_argument("--augmentations", nargs="+", default=None,
-                   help="subset of the feature augmentations (default: all)")
-    p.add_argument("--drop-rates", type=float, nargs="+", default=[0.5, 0.9],
-                   help="fractions of Cora's undirected edges removed for the sparse-graph study")
+    p.add_argument("--augmentations", nargs="+", default=None, choices=names, metavar="NAME",
+                   help="subset of the feature augmentations (default: all); quote names with "
+                        "spaces: " + ", ".join(f"'{n}'" for n in names))
+    p.add_argument("--drop-rates", type=drop_rate, nargs="+", default=[0.5, 0.9],
+                   help="fractions in [0, 1) of Cora's undirected edges removed for the "
+                        "sparse-graph study")
     p.add_argument("--root", default=None)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=positive_int, default=200)
     p.add_argument("--patience", type=int, default=50)
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--runs", type=positive_int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--quick", action="store_true", help="smoke test: 5 epochs")
-    p.add_argument("--out", default="augmentation")
+    p.add_argument("--out", default="augmentation",
+                   help="file prefix: writes <out>.csv and <out>.md; a folder (a name ending in "
+                        "a path separator, or an existing folder) gets <out>/augmentation.csv "
+                        "and .md")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.patience = 5, None
     config = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                          patience=args.patience, device=args.device, progress=False)
+    # Every dataset is loaded before anything trains: a missing one fails at once.
+    bases = {name: load(name, args.root) for name in args.datasets}
+    cora = load("Cora", args.root)
     rows = []
 
     def record(**row):
@@ -126,11 +168,7 @@ def main(argv=None):
               f"{row['model']:>9}: {row['test_acc']:.2f} ± {row['test_acc_std']:.2f}",
               flush=True)
 
-    for name in args.datasets:
-        try:
-            base = load_dataset(name, root=args.root)
-        except (ValueError, FileNotFoundError) as exc:
-            raise SystemExit(f"error: {exc}") from None
+    for name, base in bases.items():
         bare = without_features(base)
         max_degree = int(degree(bare.edge_index[0], bare.num_nodes).max())
         augs = feature_augmentations(max_degree)
@@ -145,7 +183,6 @@ def main(argv=None):
                        runs=args.runs, test_acc=acc, test_acc_std=std,
                        num_features=data.num_features, num_edges=data.edge_index.size(1))
 
-    cora = load_dataset("Cora", root=args.root)
     from torch_geometric.transforms import NormalizeFeatures
 
     cora = NormalizeFeatures()(cora)
@@ -167,7 +204,7 @@ def main(argv=None):
                        num_features=data.num_features, num_edges=data.edge_index.size(1))
     torch.set_rng_state(gen_state)
 
-    out = Path(args.out)
+    out = out_prefix(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{out}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)

@@ -7,20 +7,26 @@ deep GCN for each depth and each remedy (residual, PairNorm, DropEdge, JK, GCNII
 
 Writes ``<out>.csv`` (one row per depth x remedy, appended as each cell finishes, so an
 interrupted sweep keeps what it measured and ``--resume`` skips finished cells) and
-``<out>.png`` (one panel per measure). One seed per cell unless ``--runs`` says otherwise.
+``<out>.png`` (one panel per measure); an ``--out`` that ends with a path separator or names an
+existing folder writes ``<out>/oversmoothing.csv`` and ``.png``. Every row records the settings
+that produced it, and ``--resume`` refuses a CSV made with other settings. One seed per cell
+unless ``--runs`` says otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
+import json
+import os
 import statistics
 from pathlib import Path
 
 import torch
 from torch_geometric import seed_everything
 
-from pyg_course.datasets import num_classes
+from pyg_course.datasets import DATASETS, num_classes
 from pyg_course.metrics.smoothing import smoothing_report
 from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
 from pyg_course.train import Trainer
@@ -28,25 +34,58 @@ from pyg_course.train.cli import config_from_args, data_from_args, training_pars
 
 FIELDS = ["dataset", "remedy", "depth", "runs", "test_acc", "test_acc_std", "val_acc",
           "best_epoch", "mad", "mad_neighbors", "mad_gap", "dirichlet", "dirichlet_normalized",
-          "epoch_time"]
+          "epoch_time", "settings"]
+#: Options of the shared training parser that the sweep has no use for: the depth comes from
+#: ``--depths`` and every cell trains full-batch. Giving one is an error.
+UNUSED = {"num_layers": "--num-layers (the sweep's depths are --depths)",
+          "mode": "--mode (the sweep trains full-batch only)",
+          "num_neighbors": "--num-neighbors (full-batch only)",
+          "batch_size": "--batch-size (full-batch only)",
+          "num_workers": "--num-workers (full-batch only)"}
+#: Options that say where the sweep reads and writes, not what a cell is: everything else goes
+#: into a row's ``settings``, and ``--resume`` reuses only rows whose settings match.
+NOT_SETTINGS = {"out", "resume", "no_progress", "device", "root", "depths", "remedies",
+                *UNUSED}
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parser():
-    p = training_parser(__doc__.splitlines()[0], hidden=64, dropout=0.5, epochs=200,
-                        patience=50, lr=0.01, weight_decay=5e-4)
+    p = training_parser(" ".join(__doc__.split("\n\n")[0].split()), hidden=64, dropout=0.5,
+                        epochs=200, patience=50, lr=0.01, weight_decay=5e-4)
+    p.unused_defaults = {}  # restored once main() has checked that none was given
+    for action in p._actions:
+        if action.dest in UNUSED:
+            p.unused_defaults[action.dest] = action.default
+            action.help, action.default = argparse.SUPPRESS, argparse.SUPPRESS
+        elif action.dest == "out":
+            action.help = ("file prefix: writes <out>.csv and <out>.png; a folder (a name ending "
+                           "in a path separator, or an existing folder) gets "
+                           "<out>/oversmoothing.csv and .png")
+        elif action.dest == "patience":
+            action.help = "early stopping: epochs without val improvement"
+        elif action.dest == "resume":
+            action.help = ("keep the rows of an existing <out>.csv and train only the missing "
+                           "cells; refuses a CSV made with other settings")
     g = p.add_argument_group("sweep")
-    g.add_argument("--depths", type=int, nargs="+", default=[2, 4, 8, 16, 32, 64])
+    g.add_argument("--depths", type=positive_int, nargs="+", default=[2, 4, 8, 16, 32, 64])
     g.add_argument("--remedies", nargs="+", default=list(REMEDIES), choices=list(REMEDIES))
-    g.add_argument("--gcnii-epochs", type=int, default=1500,
+    g.add_argument("--gcnii-epochs", type=positive_int, default=1500,
                    help="epochs of GCNII (the paper trains up to 1500 with patience 100)")
     g.add_argument("--gcnii-patience", type=int, default=100)
     g.add_argument("--gcnii-dropout", type=float, default=0.6)
     g.add_argument("--gcnii-conv-weight-decay", type=float, default=0.01)
     g.add_argument("--quick", action="store_true",
-                   help="smoke test: 5 epochs per cell, no early stopping")
+                   help="smoke test: 5 epochs per cell, no early stopping (overrides --epochs, "
+                        "--patience, --gcnii-epochs and --gcnii-patience)")
     p.set_defaults(out="oversmoothing")
     return p
 
@@ -79,7 +118,60 @@ def run_cell(data, remedy, depth, args, config):
                      **smoothing_report(h, d.edge_index)})
     out = {k: statistics.fmean(row[k] for row in rows) for k in rows[0]}
     out["test_acc_std"] = statistics.stdev(r["test_acc"] for r in rows) if len(rows) > 1 else 0.0
-    return {"dataset": args.dataset, "remedy": remedy, "depth": depth, "runs": args.runs, **out}
+    return {"dataset": args.dataset, "remedy": remedy, "depth": depth, "runs": args.runs, **out,
+            "settings": json.dumps(cell_settings(args), sort_keys=True)}
+
+
+def cell_settings(args) -> dict:
+    """Every option that shapes a cell's numbers besides its remedy and depth (not
+    :data:`NOT_SETTINGS`); with ``--quick`` the epochs and patience it overrides are left out."""
+    s = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
+    s["dataset"] = DATASETS.get(str(args.dataset).lower(), args.dataset)
+    if args.quick:
+        for k in ("epochs", "patience", "gcnii_epochs", "gcnii_patience"):
+            s.pop(k, None)
+    return json.loads(json.dumps(s))
+
+
+def out_prefix(out: str) -> Path:
+    """``--out`` as a file prefix: a folder (ending in a separator, or existing) gets
+    ``<folder>/oversmoothing``."""
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return Path(out) / "oversmoothing"
+    return Path(out)
+
+
+def finished_rows(csv_path: Path, settings: dict) -> list:
+    """The rows of an earlier sweep to keep; exits with one line if the file is not such a CSV
+    or was made with other settings."""
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        missing = [k for k in FIELDS if k not in (reader.fieldnames or [])]
+    if missing:
+        raise SystemExit(f"error: --resume: {csv_path} has no column {', '.join(missing)} (not a "
+                         f"sweep of this script, or one from before rows recorded their "
+                         f"settings); remove it or pick another --out")
+
+    def shown(d, k):
+        return repr(d[k]) if k in d else "unset"
+
+    for row in rows:
+        try:
+            theirs = json.loads(row["settings"])
+            int(row["depth"])
+            if not isinstance(theirs, dict):
+                raise ValueError(f"settings {row['settings']!r} is not a JSON object")
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"error: --resume: {csv_path} has an unreadable row "
+                             f"({exc}); remove it or pick another --out") from None
+        differ = [f"--{k.replace('_', '-')} {shown(theirs, k)} there, {shown(settings, k)} here"
+                  for k in sorted(set(theirs) | set(settings)) if theirs.get(k) != settings.get(k)
+                  or (k in theirs) != (k in settings)]
+        if differ:
+            raise SystemExit(f"error: --resume: {csv_path} was made with other settings ("
+                             f"{'; '.join(differ)}); repeat them, or drop --resume to start over")
+    return rows
 
 
 def plot(rows, path):
@@ -104,18 +196,26 @@ def plot(rows, path):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    given = [flag for dest, flag in UNUSED.items() if hasattr(args, dest)]
+    if given:
+        p.error(f"not used by the sweep: {', '.join(given)}")
+    if args.runs < 1:
+        p.error(f"argument --runs: must be at least 1, got {args.runs}")
+    for dest, default in p.unused_defaults.items():
+        setattr(args, dest, default)
     if args.quick:
         args.epochs, args.patience = 5, None
-    data = data_from_args(args)
-    config = config_from_args(args)
-    csv_path, png_path = Path(f"{args.out}.csv"), Path(f"{args.out}.png")
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    prefix = out_prefix(args.out)
+    csv_path, png_path = Path(f"{prefix}.csv"), Path(f"{prefix}.png")
     done = []
     if args.resume and csv_path.is_file():
-        with open(csv_path) as f:
-            done = list(csv.DictReader(f))
-    else:
+        done = finished_rows(csv_path, cell_settings(args))
+    data = data_from_args(args)
+    config = config_from_args(args)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    if not done:
         with open(csv_path, "w", newline="") as f:
             csv.DictWriter(f, fieldnames=FIELDS).writeheader()
     finished = {(r["remedy"], int(r["depth"])) for r in done}

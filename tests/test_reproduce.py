@@ -1,8 +1,11 @@
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from pyg_course.reproduce import (
     BEGIN,
@@ -180,3 +183,70 @@ def test_quick_arguments_replace_the_flags_they_set():
     pool = next(e for e in experiments() if e.key == "sage-pool-minibatch-cora")
     cmd = pool.command(True)
     assert cmd[cmd.index("--epochs") + 1] == "20" and "0.003" in cmd
+
+
+def _script():
+    from pyg_course.testing.scripts import load_script
+
+    return load_script(REPO / "scripts" / "reproduce.py")
+
+
+def test_quick_oversmoothing_drops_the_flags_quick_overrides():
+    from pyg_course.reproduce import without
+
+    assert without(["--a", "1", "--b", "2", "3", "--c"], ["--b", "--d"]) == ["--a", "1", "--c"]
+    sweep = next(e for e in experiments() if e.key == "oversmoothing-gcnii-64")
+    # The full command is the one the recorded runs were made with: unchanged.
+    assert shlex.join(sweep.command(False)) == (
+        "python scripts/oversmoothing.py --dataset Cora --depths 2 8 32 64 --remedies plain "
+        "residual pairnorm gcnii --epochs 60 --patience 20 --gcnii-epochs 200 "
+        "--gcnii-patience 50 --runs 1")
+    # --quick sets 5 epochs without early stopping: no dead --epochs/--patience beside it.
+    assert shlex.join(sweep.command(True)) == (
+        "python scripts/oversmoothing.py --dataset Cora --remedies plain residual pairnorm "
+        "gcnii --runs 1 --quick --depths 2 64")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jobs", "0"], "--jobs: must be at least 1, got 0"),
+    (["--jobs", "-1"], "--jobs: must be at least 1, got -1"),
+    (["--only", "zzz"], "--only 'zzz' picks no run; a key is part of one of: gcn-cora "),
+    (["--only", "gat-cora", "gcn-citseer"], "'gcn-citseer' (did you mean gcn-citeseer"),
+    (["--quick", "--only", "gcn-citeseer"], "picks no run of --quick"),
+    (["--no-peers", "--only", "gat-cora-pyg"], "picks no run without the peers"),
+])
+def test_bad_jobs_and_only_are_refused(capsys, argv, message):
+    # --dry-run: without the checks the call lists (no) runs and returns.
+    with pytest.raises(SystemExit) as exc:
+        _script().main(["--dry-run", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_relative_results_from_another_folder(tmp_path, monkeypatch):
+    # The runs start in the repository; a relative --results must still name the caller's
+    # folder. (A stand-in repository, so that a wrong folder is never the real one.)
+    from pyg_course import reproduce
+
+    fake_repo = tmp_path / "repo"
+    fake_repo.mkdir()
+    (fake_repo / "scripts").symlink_to(REPO / "scripts")
+    monkeypatch.setattr(reproduce, "REPO", fake_repo)
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    monkeypatch.chdir(caller)
+    exp = Experiment("gcn-csbm", "GCN", "CSBM", "train_gcn.py",
+                     ["--dataset", "CSBM", "--epochs", "5"], runs=1)
+    script = _script()
+    monkeypatch.setattr(script, "experiments", lambda: [exp])
+    script.main(["--results", "relres", "--no-readme"])
+    assert (caller / "relres" / "runs" / "gcn-csbm" / "results.json").is_file()
+    assert not (fake_repo / "relres").exists()
+    assert "| CSBM | not run |" not in (caller / "relres" / "RESULTS.md").read_text()
+
+
+def test_help_describes_the_whole_first_paragraph(capsys):
+    with pytest.raises(SystemExit):
+        _script().main(["--help"])
+    assert "the results section of README.md included." in \
+        " ".join(capsys.readouterr().out.split())

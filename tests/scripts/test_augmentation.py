@@ -39,3 +39,46 @@ def test_short_run(cora, tmp_path):
     none, vn = rows[("sparse 0.5", "none")], rows[("sparse 0.5", "virtual node")]
     assert int(vn["num_edges"]) == int(none["num_edges"]) + 2 * 2708
     assert "| one-hot id |" in out.with_suffix(".md").read_text()
+
+
+# Small enough that a script without the checks below finishes quickly (and fails the test).
+TINY = ["--datasets", "Cora", "--augmentations", "constant", "--models", "GCN", "--epochs", "1",
+        "--device", "cpu"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--drop-rates", "1.5"], "--drop-rates: must be in [0, 1), got 1.5"),
+    (["--drop-rates", "0.5", "-0.1"], "--drop-rates: must be in [0, 1), got -0.1"),
+    (["--augmentations", "bogus"], "invalid choice: 'bogus'"),
+    (["--runs", "0"], "--runs: must be at least 1"),
+])
+def test_bad_options_are_refused_before_training(cora, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        load_script(SCRIPT).main(TINY + ["--out", str(tmp_path / "aug"), *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr()
+    assert message in err.err and err.out == ""  # nothing trained
+    assert not (tmp_path / "aug.csv").exists()
+
+
+def test_help_lists_the_augmentations_and_the_whole_description(capsys):
+    with pytest.raises(SystemExit):
+        load_script(SCRIPT).main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "'one-hot id'" in text and "'degree profile (PyG LDP)'" in text
+    assert "test accuracy of a GCN and a GraphSAGE." in text
+
+
+def test_missing_cora_fails_before_the_feature_study(tmp_path, capsys):
+    # CSBM needs no files; Cora, for the sparse study, is not in the empty --root.
+    with pytest.raises(SystemExit, match=r"^error: dataset 'Cora'.*missing"):
+        load_script(SCRIPT).main(["--datasets", "CSBM", "--augmentations", "constant",
+                                  "--models", "GCN", "--epochs", "1", "--device", "cpu",
+                                  "--root", str(tmp_path), "--out", str(tmp_path / "aug")])
+    assert capsys.readouterr().out == ""  # nothing trained
+
+
+def test_out_as_a_folder(cora, tmp_path):
+    load_script(SCRIPT).main(TINY + ["--drop-rates", "0.5", "--out", f"{tmp_path / 'new'}/"])
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == \
+        ["augmentation.csv", "augmentation.md"]
