@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 
@@ -22,6 +23,8 @@ import torch
 from pyg_course.datasets import DATASETS, load_dataset
 from pyg_course.metrics import evaluate_node_embeddings
 from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
+from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.train.loop import resolve_device
 
 #: Per-dataset defaults (found on the validation split / the 50% ratio; see docs/results).
 #: Sparse citation graphs: DGL's SparseAdam loop, one walk per node per epoch. BlogCatalog (dense,
@@ -91,6 +94,50 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> torch.device:
+    """Every option checked before any data is loaded or any epoch is trained: a bad one is
+    ``p.error`` (exit status 2, one line naming the option). Returns the device."""
+    ints = [("--emb-dim", args.emb_dim, 1), ("--walk-length", args.walk_length, 2),
+            ("--window-size", args.window_size, 1), ("--walks-per-node", args.walks_per_node, 1),
+            ("--negative-size", args.negative_size, 0), ("--epochs", args.epochs, 1),
+            ("--passes", args.passes, 1), ("--batch-size", args.batch_size, 1),
+            ("--runs", args.runs, 1), ("--repeats", args.repeats, 1),
+            ("--threads", args.threads, 1)]
+    reals = [("--neg-weight", args.neg_weight, 0.0, True), ("--p", args.p, 0.0, False),
+             ("--q", args.q, 0.0, False), ("--lr", args.lr, 0.0, False)]
+    try:
+        for flag, value, low in ints:
+            if value is not None:
+                check_int(f"argument {flag}", "value", value, low)
+        for flag, value, low, include_low in reals:
+            if value is not None and not math.isfinite(value):
+                p.error(f"argument {flag}: must be a finite number, got {value}")
+            if value is not None:
+                check_real(f"argument {flag}", "value", value, low, include_low=include_low)
+        check_real("argument --repeat-damping", "value", args.repeat_damping, 0.0, 1.0,
+                   include_high=True)
+    except (TypeError, ValueError) as exc:
+        p.error(str(exc))
+    if args.walk_length < args.window_size + 1:
+        p.error(f"argument --walk-length: must be >= --window-size + 1 (DeepWalk's constraint), "
+                f"got {args.walk_length} with --window-size {args.window_size}")
+    if args.passes > 1 and args.optimizer != "sgd":
+        p.error(f"argument --passes: must be 1 with --optimizer adam, got {args.passes}")
+    if args.out is not None:
+        out = os.path.abspath(args.out)
+        if os.path.exists(out) and not os.path.isdir(out):
+            p.error(f"argument --out: {args.out} exists and is not a folder")
+        parent = out
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+            p.error(f"argument --out: cannot write {args.out} ({parent} is not a writable folder)")
+    try:
+        return resolve_device(args.device)
+    except (RuntimeError, ValueError) as exc:
+        p.error(f"argument --device: {exc}")
+
+
 def plot_embedding(emb: torch.Tensor, labels: torch.Tensor, path: str, method: str,
                    title: str) -> None:
     """2-D PCA or t-SNE of the embeddings, one colour per class."""
@@ -155,27 +202,22 @@ def summarize(runs: list) -> dict:
 
 
 def main(argv=None) -> dict:
-    args = parser().parse_args(argv)
-    try:
-        data = load_dataset(args.dataset, root=args.root)
-    except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
-    name = DATASETS[args.dataset.lower()]
+    p = parser()
+    args = p.parse_args(argv)
+    name = DATASETS.get(args.dataset.lower(), args.dataset)
     preset = dict(emb_dim=128, walk_length=40, window_size=10, walks_per_node=1, epochs=10,
                   optimizer="adam", fast_neg=True, hs=False, repeat_damping=1.0, passes=1)
     preset.update(PRESETS.get(name, {}))
     for key in preset:
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
-    if args.threads:
+    device = check_args(p, args)
+    try:
+        data = load_dataset(args.dataset, root=args.root)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
-    if args.runs < 1:
-        raise SystemExit(f"error: --runs must be >= 1, got {args.runs}")
-    if args.passes < 1 or (args.passes > 1 and args.optimizer != "sgd"):
-        raise SystemExit(f"error: --passes must be >= 1, and 1 with --optimizer adam (got "
-                         f"{args.passes} with {args.optimizer})")
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
-                          if args.device == "auto" else args.device)
     label = "faction" if name == "KarateClub" and "faction" in data else "y"
 
     runs, model, emb = [], None, None

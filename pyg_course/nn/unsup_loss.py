@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from pyg_course.nn.models.stack import check_real
+
 MODES = ("sage", "margin")
 SIMILARITIES = ("dot", "cosine")
 
@@ -46,8 +48,10 @@ class UnsupervisedSAGELoss(torch.nn.Module):
         mode (str): ``"sage"`` or ``"margin"``. (default: ``"sage"``)
         similarity (str): ``"dot"`` or ``"cosine"``. (default: ``"dot"``)
         neg_weight (float, optional): the weight :math:`Q` of the negative term in
-            ``"sage"`` mode; ``None`` uses the number of negatives. (default: ``None``)
-        margin (float): the margin of ``"margin"`` mode. (default: ``1.0``)
+            ``"sage"`` mode, finite and ``> 0`` (a negative weight would pull the negatives
+            closer); ``None`` uses the number of negatives. (default: ``None``)
+        margin (float): the margin of ``"margin"`` mode, finite and ``>= 0``.
+            (default: ``1.0``)
 
     Shapes:
         - **input:** anchors ``z`` :math:`(B, F)`, positives ``z_pos`` :math:`(B, P, F)` or
@@ -64,6 +68,10 @@ class UnsupervisedSAGELoss(torch.nn.Module):
         if similarity not in SIMILARITIES:
             raise ValueError(f"UnsupervisedSAGELoss: similarity must be one of {SIMILARITIES}, "
                              f"got {similarity!r}")
+        where = "UnsupervisedSAGELoss"
+        if neg_weight is not None:
+            check_real(where, "neg_weight", neg_weight, 0.0, include_low=False)
+        check_real(where, "margin", margin, 0.0)
         self.mode = mode
         self.similarity = similarity
         self.neg_weight = neg_weight

@@ -43,48 +43,9 @@ from typing import List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.sampling.checks import candidate_pool, check_csr_graph, check_graph, node_ids
 from pyg_course.sampling.random_walk import CSRGraph
-
-
-def _check_graph(edge_index: Tensor, num_nodes: Optional[int], where: str) -> int:
-    if not isinstance(edge_index, Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
-        got = tuple(edge_index.shape) if isinstance(edge_index, Tensor) else type(edge_index)
-        raise ValueError(f"{where}: edge_index must be a (2, E) tensor, got {got}")
-    if edge_index.dtype != torch.long:
-        raise ValueError(f"{where}: edge_index must be int64, got {edge_index.dtype}")
-    if num_nodes is None:
-        num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    if num_nodes < 1:
-        raise ValueError(f"{where}: the graph has no nodes (pass num_nodes)")
-    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
-        raise ValueError(f"{where}: edge_index holds node ids outside [0, {num_nodes})")
-    return num_nodes
-
-
-def _candidate_pool(candidates: Optional[Tensor], num_nodes: int, device: torch.device,
-                    where: str) -> Tensor:
-    """The candidate set as a sorted LongTensor of node ids."""
-    if candidates is None:
-        return torch.arange(num_nodes, device=device)
-    candidates = candidates.to(device)
-    if candidates.dtype == torch.bool:
-        if candidates.numel() != num_nodes:
-            raise ValueError(f"{where}: a boolean candidates mask must have {num_nodes} entries, "
-                             f"got {candidates.numel()}")
-        candidates = candidates.nonzero().view(-1)
-    candidates = torch.unique(candidates.long().view(-1))
-    if candidates.numel() == 0:
-        raise ValueError(f"{where}: the candidate set is empty")
-    if int(candidates[0]) < 0 or int(candidates[-1]) >= num_nodes:
-        raise ValueError(f"{where}: candidates hold node ids outside [0, {num_nodes})")
-    return candidates
-
-
-def _check_nodes(nodes: Tensor, num_nodes: int, device: torch.device, where: str) -> Tensor:
-    nodes = torch.as_tensor(nodes, device=device).long().view(-1)
-    if nodes.numel() and (int(nodes.min()) < 0 or int(nodes.max()) >= num_nodes):
-        raise ValueError(f"{where}: nodes hold ids outside [0, {num_nodes})")
-    return nodes
 
 
 def _isin_sorted(query: Tensor, sorted_keys: Tensor) -> Tensor:
@@ -102,18 +63,23 @@ class FarNegativeSampler:
     ``undirected``); :meth:`sample` then costs about the size of the balls it grows.
 
     Args:
-        edge_index (LongTensor or CSRGraph): :math:`(2, |E|)` edges on the device to sample
-            on, or a :class:`~pyg_course.sampling.CSRGraph` (e.g. the random walks' one).
-        num_nodes (int, optional): :math:`|V|`. (default: ``max(edge_index) + 1``)
+        edge_index (Tensor or CSRGraph): :math:`(2, |E|)` int64 (or int32) edges on the device
+            to sample on, or a :class:`~pyg_course.sampling.CSRGraph` (e.g. the random walks'
+            one).
+        num_nodes (int, optional): :math:`|V|` (must agree with a ``CSRGraph``).
+            (default: ``max(edge_index) + 1``)
         num_hops (int): negatives are more than this many hops away. (default: ``5``)
-        candidates (Tensor, optional): node ids or a :math:`(|V|,)` boolean mask of the nodes
-            negatives may be drawn from, e.g. the training nodes. (default: all nodes)
+        candidates (Tensor or list, optional): 1-D integer node ids or a :math:`(|V|,)`
+            boolean mask of the nodes negatives may be drawn from, e.g. the training nodes.
+            Floating-point values, ``uint8`` and an integer 0/1 vector of length
+            :math:`|V| > 2` (a mask cast to integers) are rejected, not misread.
+            (default: all nodes)
         rounds (int): rejection rounds before the exact path. (default: ``3``)
         cache (bool, optional): precompute the ``num_hops`` ball of every node as a packed
             :math:`|V| \times |V|` bitset, so that each batch is only gathers; ``None`` caches
             when the bitset fits ``max_bytes`` (e.g. Cora: 0.9 MB). (default: ``None``)
-        oversample (float): candidates drawn per requested negative in each round.
-            (default: ``1.5``)
+        oversample (float): candidates drawn per requested negative in each round, finite and
+            ``> 0``. (default: ``1.5``)
         max_bytes (int): memory budget of one chunk of anchors or candidates, estimated from
             walk counts (an upper bound on the ball sizes). (default: ``2**28``)
         undirected (bool): the edges already hold both directions (PyG's undirected graphs),
@@ -130,28 +96,28 @@ class FarNegativeSampler:
                  oversample: float = 1.5, max_bytes: int = 2 ** 28, cache: Optional[bool] = None,
                  undirected: bool = False, generator: Optional[torch.Generator] = None):
         where = "FarNegativeSampler"
+        num_hops = check_int(where, "num_hops", num_hops, 0)
+        rounds = check_int(where, "rounds", rounds, 0)
+        check_real(where, "oversample", oversample, 0.0, include_low=False)
+        max_bytes = check_int(where, "max_bytes", max_bytes, 1)
         if isinstance(edge_index, CSRGraph):
             graph = edge_index
-            num_nodes = graph.num_nodes
+            num_nodes = check_csr_graph(graph, num_nodes, where)
             if not undirected:
                 row = torch.arange(num_nodes, device=graph.device).repeat_interleave(graph.deg)
                 graph = CSRGraph(torch.cat([torch.stack([row, graph.col]),
                                             torch.stack([graph.col, row])], 1), num_nodes)
         else:
-            num_nodes = _check_graph(edge_index, num_nodes, where)
+            edge_index, num_nodes = check_graph(edge_index, num_nodes, where)
             if not undirected:  # duplicates are harmless: balls are deduplicated
                 edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
             graph = CSRGraph(edge_index, num_nodes)
-        if num_hops < 0:
-            raise ValueError(f"{where}: num_hops must be >= 0, got {num_hops}")
-        if rounds < 0 or not oversample > 0:
-            raise ValueError(f"{where}: need rounds >= 0 and oversample > 0")
         device = graph.device
         row = torch.arange(num_nodes, device=device).repeat_interleave(graph.deg)
         self.num_nodes = num_nodes
         self.num_hops = int(num_hops)
         self.col, self.rowptr = graph.col, graph.rowptr  # shared with the CSRGraph, no copy
-        self.pool = _candidate_pool(candidates, num_nodes, device, where)
+        self.pool = candidate_pool(candidates, num_nodes, device, where)
         self.pool_mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
         self.pool_mask[self.pool] = True
         self.rounds = rounds
@@ -377,10 +343,9 @@ class FarNegativeSampler:
         """Negatives for ``nodes``: LongTensor :math:`(|nodes|, Q)` on the graph's device; with
         ``return_fallback=True`` also a boolean :math:`(|nodes|,)` marking the anchors that had
         no far candidate and used the fallback."""
-        nodes = _check_nodes(nodes, self.num_nodes, self.device, "FarNegativeSampler.sample")
-        if num_negatives < 1:
-            raise ValueError(f"FarNegativeSampler: num_negatives must be >= 1, got {num_negatives}")
-        B, Q = nodes.numel(), int(num_negatives)
+        where = "FarNegativeSampler.sample"
+        nodes = node_ids(nodes, self.num_nodes, self.device, where)
+        B, Q = nodes.numel(), check_int(where, "num_negatives", num_negatives)
         out = torch.full((B, Q), -1, dtype=torch.long, device=self.device)
         filled = torch.zeros(B, dtype=torch.long, device=self.device)
         fallback = torch.zeros(B, dtype=torch.bool, device=self.device)
@@ -395,7 +360,8 @@ class FarNegativeSampler:
         return (out, fallback) if return_fallback else out
 
 
-def far_negatives(edge_index: Tensor, nodes: Tensor, num_negatives: int, num_hops: int = 5,
+def far_negatives(edge_index: Union[Tensor, CSRGraph], nodes: Tensor, num_negatives: int,
+                  num_hops: int = 5,
                   num_nodes: Optional[int] = None, candidates: Optional[Tensor] = None,
                   generator: Optional[torch.Generator] = None, return_fallback: bool = False
                   ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
@@ -419,24 +385,33 @@ class UnigramNegativeSampler:
     zero). Unlike the far sampler it excludes nothing, as the official code.
 
     Args:
-        edge_index (LongTensor): :math:`(2, |E|)`; the degree is the out-degree
+        edge_index (Tensor or CSRGraph): :math:`(2, |E|)` int64 (or int32) edges, or a
+            :class:`~pyg_course.sampling.CSRGraph`; the degree is the out-degree
             (``edge_index[0]``), i.e. the degree for PyG's undirected graphs.
-        num_nodes (int, optional): :math:`|V|`.
-        power (float): exponent of the degree. (default: ``0.75``)
-        candidates (Tensor, optional): node ids or boolean mask. (default: all nodes)
+        num_nodes (int, optional): :math:`|V|` (must agree with a ``CSRGraph``).
+        power (float): exponent of the degree, finite and ``>= 0`` (``0``: uniform; a negative
+            power would give the isolated nodes infinite weight). (default: ``0.75``)
+        candidates (Tensor or list, optional): node ids or a :math:`(|V|,)` boolean mask, read
+            as by :class:`FarNegativeSampler`. (default: all nodes)
         generator (torch.Generator, optional): source of randomness.
     """
 
-    def __init__(self, edge_index: Tensor, num_nodes: Optional[int] = None, power: float = 0.75,
-                 candidates: Optional[Tensor] = None,
+    def __init__(self, edge_index: Union[Tensor, CSRGraph], num_nodes: Optional[int] = None,
+                 power: float = 0.75, candidates: Optional[Tensor] = None,
                  generator: Optional[torch.Generator] = None):
         where = "UnigramNegativeSampler"
-        num_nodes = _check_graph(edge_index, num_nodes, where)
+        check_real(where, "power", power, 0.0)
+        if isinstance(edge_index, CSRGraph):
+            num_nodes = check_csr_graph(edge_index, num_nodes, where)
+            deg, device = edge_index.deg.double(), edge_index.device
+        else:
+            edge_index, num_nodes = check_graph(edge_index, num_nodes, where)
+            deg = torch.bincount(edge_index[0], minlength=num_nodes).double()
+            device = edge_index.device
         self.num_nodes = num_nodes
-        deg = torch.bincount(edge_index[0], minlength=num_nodes).double()
         weight = deg.pow(power)
-        pool = _candidate_pool(candidates, num_nodes, edge_index.device, where)
-        mask = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
+        pool = candidate_pool(candidates, num_nodes, device, where)
+        mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
         mask[pool] = True
         weight = torch.where(mask, weight, torch.zeros_like(weight))
         if float(weight.sum()) == 0.0:
@@ -445,12 +420,10 @@ class UnigramNegativeSampler:
         self.generator = generator
 
     def sample(self, nodes: Tensor, num_negatives: int) -> Tensor:
-        nodes = _check_nodes(nodes, self.num_nodes, self.prob.device,
-                             "UnigramNegativeSampler.sample")
-        if num_negatives < 1:
-            raise ValueError(f"UnigramNegativeSampler: num_negatives must be >= 1, "
-                             f"got {num_negatives}")
-        n = nodes.numel() * int(num_negatives)
+        where = "UnigramNegativeSampler.sample"
+        nodes = node_ids(nodes, self.num_nodes, self.prob.device, where)
+        num_negatives = check_int(where, "num_negatives", num_negatives)
+        n = nodes.numel() * num_negatives
         if n == 0:
             return torch.empty(nodes.numel(), num_negatives, dtype=torch.long,
                                device=self.prob.device)
@@ -458,7 +431,7 @@ class UnigramNegativeSampler:
         return draw.view(nodes.numel(), num_negatives)
 
 
-def unigram_negatives(edge_index: Tensor, nodes: Tensor, num_negatives: int,
+def unigram_negatives(edge_index: Union[Tensor, CSRGraph], nodes: Tensor, num_negatives: int,
                       num_nodes: Optional[int] = None, power: float = 0.75,
                       candidates: Optional[Tensor] = None,
                       generator: Optional[torch.Generator] = None) -> Tensor:

@@ -16,6 +16,8 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.sampling.checks import check_csr_graph, node_ids
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
 
 
@@ -25,22 +27,26 @@ class WalkPositiveSampler:
     Args:
         edge_index (Tensor or CSRGraph): :math:`(2, |E|)` edges (both directions for an
             undirected graph), or a prebuilt :class:`~pyg_course.sampling.CSRGraph`.
-        num_nodes (int, optional): :math:`|V|`.
+        num_nodes (int, optional): :math:`|V|` (must agree with a ``CSRGraph``).
         num_walks (int): walks per anchor. (default: ``10``)
         walk_length (int): steps per walk. (default: ``5``)
-        p, q (float): node2vec bias of the walks. (default: ``1.0``)
+        p, q (float): node2vec bias of the walks, finite and ``> 0``. (default: ``1.0``)
         generator (torch.Generator, optional): source of randomness.
     """
 
     def __init__(self, edge_index: Union[Tensor, CSRGraph], num_nodes: Optional[int] = None,
                  num_walks: int = 10, walk_length: int = 5, p: float = 1.0, q: float = 1.0,
                  generator: Optional[torch.Generator] = None):
-        if num_walks < 1 or walk_length < 1:
-            raise ValueError(f"WalkPositiveSampler: num_walks and walk_length must be >= 1, "
-                             f"got {num_walks} and {walk_length}")
-        self.graph = edge_index if isinstance(edge_index, CSRGraph) else CSRGraph(edge_index,
-                                                                                   num_nodes)
-        self.num_walks, self.walk_length = int(num_walks), int(walk_length)
+        where = "WalkPositiveSampler"
+        self.num_walks = check_int(where, "num_walks", num_walks)
+        self.walk_length = check_int(where, "walk_length", walk_length)
+        check_real(where, "p", p, 0.0, include_low=False)
+        check_real(where, "q", q, 0.0, include_low=False)
+        if isinstance(edge_index, CSRGraph):
+            check_csr_graph(edge_index, num_nodes, where, min_nodes=0)
+            self.graph = edge_index
+        else:
+            self.graph = CSRGraph(edge_index, num_nodes)
         self.p, self.q = p, q
         self.generator = generator
 
@@ -48,7 +54,8 @@ class WalkPositiveSampler:
         r"""Every co-occurrence of ``nodes``: ``(pos, mask)``, both :math:`(B, W \cdot L)`
         (``W = num_walks``, ``L = walk_length``); ``pos[i]`` lists the nodes visited by the walks
         of ``nodes[i]`` after their start, ``mask`` is ``False`` where that is ``nodes[i]``."""
-        nodes = torch.as_tensor(nodes).to(self.graph.device, torch.long).view(-1)
+        nodes = node_ids(nodes, self.graph.num_nodes, self.graph.device,
+                         "WalkPositiveSampler.walks")
         start = nodes.repeat_interleave(self.num_walks)
         w = random_walk(self.graph, start, self.walk_length, p=self.p, q=self.q,
                         generator=self.generator)
@@ -59,9 +66,7 @@ class WalkPositiveSampler:
         r"""``num_positives`` pairs per anchor drawn uniformly (with replacement) from its
         co-occurrences: ``(pos, mask)`` of shape :math:`(B, P)`; a row without any
         co-occurrence (e.g. an isolated node) holds the anchor itself with ``mask`` ``False``."""
-        if num_positives < 1:
-            raise ValueError(f"WalkPositiveSampler: num_positives must be >= 1, "
-                             f"got {num_positives}")
+        num_positives = check_int("WalkPositiveSampler.sample", "num_positives", num_positives)
         cooc, valid = self.walks(nodes)
         has = valid.any(1)
         weight = torch.where(has.unsqueeze(1), valid.float(), torch.ones_like(valid.float()))

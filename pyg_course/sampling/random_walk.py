@@ -33,7 +33,8 @@ class CSRGraph:
 
     Args:
         edge_index (Tensor): ``(2, |E|)`` integer tensor, ``edge_index[0]`` the sources.
-        num_nodes (int, optional): number of nodes; default ``edge_index.max() + 1``.
+        num_nodes (int, optional): number of nodes (an ``int``); default
+            ``edge_index.max() + 1``.
 
     Attributes:
         rowptr (Tensor): ``(|V| + 1,)`` offsets into ``col``.
@@ -46,16 +47,15 @@ class CSRGraph:
         if not isinstance(edge_index, Tensor):
             raise TypeError(f"CSRGraph: edge_index must be a Tensor, got "
                             f"{type(edge_index).__name__}")
+        # Imported here: pyg_course.nn's models import this module.
+        from pyg_course.nn.conv.checks import check_edge_index
+        from pyg_course.nn.models.stack import check_int
         if num_nodes is None:
             if edge_index.dim() == 2 and edge_index.numel() > 0:
                 num_nodes = int(edge_index.max()) + 1
             else:
                 num_nodes = 0
-        num_nodes = int(num_nodes)
-        if num_nodes < 0:
-            raise ValueError(f"CSRGraph: num_nodes must be >= 0, got {num_nodes}")
-        # Imported here: pyg_course.nn's models import this module.
-        from pyg_course.nn.conv.checks import check_edge_index
+        num_nodes = check_int("CSRGraph", "num_nodes", num_nodes, 0)
         check_edge_index(edge_index, num_nodes, num_nodes, "CSRGraph", hint="; pass num_nodes")
         edge_index = edge_index.long()
         # One sort of the combined key orders by source, then target.
@@ -94,12 +94,22 @@ class CSRGraph:
         return out
 
     def has_edge(self, src: Tensor, dst: Tensor) -> Tensor:
-        """Boolean tensor: is ``(src[i], dst[i])`` an edge? Binary search, vectorised."""
+        """Boolean tensor: is ``(src[i], dst[i])`` an edge? Binary search, vectorised (``src``
+        and ``dst`` broadcast). Ids outside ``[0, num_nodes)`` are no node's: ``False``."""
+        for name, t in (("src", src), ("dst", dst)):
+            if not isinstance(t, Tensor) or t.is_floating_point() or t.is_complex() \
+                    or t.dtype == torch.bool:
+                got = t.dtype if isinstance(t, Tensor) else type(t).__name__
+                raise TypeError(f"CSRGraph.has_edge: {name} must be an integer tensor, got {got}")
+        shape = torch.broadcast_shapes(src.shape, dst.shape)
         if self.num_edges == 0:
-            return torch.zeros(src.shape, dtype=torch.bool, device=src.device)
-        key = src * max(self.num_nodes, 1) + dst
+            return torch.zeros(shape, dtype=torch.bool, device=src.device)
+        n = self.num_nodes
+        # Out-of-range ids would alias a real edge's key src * n + dst: mask them out.
+        inside = (src >= 0) & (src < n) & (dst >= 0) & (dst < n)
+        key = src.long() * n + dst.long()
         pos = torch.searchsorted(self._key, key).clamp_(max=self.num_edges - 1)
-        return self._key[pos] == key
+        return (self._key[pos] == key) & inside
 
     def __repr__(self) -> str:
         return f"CSRGraph(num_nodes={self.num_nodes}, num_edges={self.num_edges})"

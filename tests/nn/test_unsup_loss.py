@@ -130,3 +130,24 @@ def test_bad_input_is_named():
         fn(Z[ANCHOR], Z[POS], Z[NEG], torch.ones(3, 1, dtype=torch.bool))
     assert repr(UnsupervisedSAGELoss("margin", margin=0.5)) == \
         "UnsupervisedSAGELoss(mode='margin', similarity='dot', margin=0.5)"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"neg_weight": -1.0}, "neg_weight must be > 0"),   # would push the negatives closer
+    ({"neg_weight": 0.0}, "neg_weight must be > 0"),
+    ({"neg_weight": float("nan")}, "neg_weight must be > 0"),
+    ({"neg_weight": float("inf")}, "neg_weight must be > 0"),
+    ({"margin": float("nan")}, "margin must be >= 0"),
+    ({"margin": float("inf")}, "margin must be >= 0"),
+    ({"margin": -0.5}, "margin must be >= 0"),
+])
+def test_weights_must_be_finite_and_positive(kwargs, match):
+    with pytest.raises(ValueError, match=f"UnsupervisedSAGELoss: {match}"):
+        UnsupervisedSAGELoss(**kwargs)
+
+
+def test_valid_weights_still_accepted_and_strings_are_not():
+    with pytest.raises(TypeError, match="margin must be a number"):
+        UnsupervisedSAGELoss(margin="1")
+    assert UnsupervisedSAGELoss(neg_weight=0.5, margin=0.0).margin == 0.0
+    assert UnsupervisedSAGELoss(neg_weight=3).neg_weight == 3

@@ -52,3 +52,53 @@ def test_train_deepwalk_runs_seeds_and_hierarchical_softmax(tmp_path):
     # The saved embeddings are the first seed's.
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == s
     assert not (tmp_path / "embedding.png").exists()
+
+
+@pytest.mark.parametrize("flags,option", [
+    (["--epochs", "0"], "--epochs"),
+    (["--neg-weight", "nan"], "--neg-weight"),
+    (["--neg-weight", "-1"], "--neg-weight"),
+    (["--threads", "-1"], "--threads"),
+    (["--threads", "0"], "--threads"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "-4"], "--batch-size"),
+    (["--lr", "-1"], "--lr"),
+    (["--lr", "inf"], "--lr"),
+    (["--p", "nan"], "--p"),
+    (["--walk-length", "3", "--window-size", "5"], "--walk-length"),
+    (["--repeat-damping", "1.5"], "--repeat-damping"),
+    (["--runs", "0"], "--runs"),
+    (["--passes", "2", "--optimizer", "adam"], "--passes"),
+    (["--device", "nonsense"], "--device"),
+])
+def test_bad_options_fail_up_front_in_one_line(flags, option, monkeypatch, capsys):
+    script = _load_script()
+    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--dataset", "KarateClub", "--no-progress", *flags])
+    assert exc.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after argparse's usage lines
+    assert f": error: argument {option}:" in last
+
+
+def test_cuda_without_cuda_is_an_option_error(monkeypatch, capsys):
+    script = _load_script()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--dataset", "KarateClub", "--device", "cuda"])
+    assert exc.value.code == 2
+    assert "argument --device: device 'cuda' requested but CUDA is not available" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["file", "below_file"])
+def test_out_that_cannot_be_a_folder_fails_before_training(where, tmp_path, monkeypatch, capsys):
+    script = _load_script()
+    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    (tmp_path / "file").write_text("taken")
+    out = tmp_path / "file" if where == "file" else tmp_path / "file" / "run"
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--dataset", "KarateClub", "--out", str(out)])
+    assert exc.value.code == 2
+    assert "argument --out" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from pyg_course.nn.models.stack import check_int, check_real
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
 
 
@@ -75,9 +76,10 @@ class DeepWalk(nn.Module):
             ``(2, |E|)`` ``edge_index`` (then pass ``num_nodes``). Walks follow edges from
             ``edge_index[0]`` to ``edge_index[1]``; give both directions for an undirected graph.
         emb_dim (int): embedding size. (default: ``128``)
-        walk_length (int): number of nodes in a walk, start included. (default: ``40``)
+        walk_length (int): number of nodes in a walk, start included; at least
+            ``window_size + 1`` (as in DGL). (default: ``40``)
         window_size (int): :math:`s`, the context window. (default: ``5``)
-        neg_weight (float): :math:`\lambda`. (default: ``1``)
+        neg_weight (float): :math:`\lambda`, finite and ``>= 0``. (default: ``1``)
         negative_size (int): :math:`K`, negatives per positive pair. (default: ``5``)
         fast_neg (bool): negatives from the batch's own walks, else from
             :math:`\deg^{0.75}` over all nodes. (default: ``True``)
@@ -144,8 +146,10 @@ class DeepWalk(nn.Module):
                                  ("num_negatives", num_negatives, 1)]:
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ValueError(f"DeepWalk: {name} must be an integer >= {low}, got {value}")
-        if neg_weight < 0:
-            raise ValueError(f"DeepWalk: neg_weight must be >= 0, got {neg_weight}")
+        if walk_length < window_size + 1:  # DGL's constraint: a walk holds a whole window
+            raise ValueError(f"DeepWalk: walk_length must be >= window_size + 1, got "
+                             f"walk_length={walk_length} and window_size={window_size}")
+        check_real("DeepWalk", "neg_weight", neg_weight, 0.0)
         if not 0.0 <= float(repeat_damping) <= 1.0:
             raise ValueError(f"DeepWalk: repeat_damping must be in [0, 1], got {repeat_damping}")
         if not (p > 0 and q > 0):
@@ -199,15 +203,18 @@ class DeepWalk(nn.Module):
         return self.node_embed.weight.device
 
     def sample(self, indices: Union[Tensor, Sequence]) -> Tensor:
-        r"""One random walk of ``walk_length`` nodes from each node of ``indices`` (a tensor, or
-        the list a :class:`~torch.utils.data.DataLoader` hands to ``collate_fn``), on the
-        module's device. Nodes without out-edges keep the walk in place."""
+        r"""One random walk of ``walk_length`` nodes from each node of ``indices`` (an integer
+        tensor, or the list a :class:`~torch.utils.data.DataLoader` hands to ``collate_fn``), on
+        the module's device. Nodes without out-edges keep the walk in place. Non-integer ids
+        (a float tensor or list) are rejected, not truncated."""
         if isinstance(indices, Tensor):
             start = indices.view(-1)
         elif len(indices) > 0 and all(isinstance(i, Tensor) for i in indices):
             start = torch.stack([i.view(()) for i in indices])
         else:
-            start = torch.as_tensor(list(indices), dtype=torch.long)
+            items = list(indices)
+            # Without a dtype, [0.7, 1.2] stays float and is rejected like a float tensor.
+            start = torch.as_tensor(items) if items else torch.empty(0, dtype=torch.long)
         if self.graph.device != self.device:
             self.graph = self.graph.to(self.device)
         return random_walk(self.graph, start, self.walk_length - 1, p=self.p, q=self.q)
@@ -220,14 +227,33 @@ class DeepWalk(nn.Module):
         nodes = torch.arange(self.num_nodes).repeat(self.walks_per_node)
         return DataLoader(nodes, collate_fn=self.sample, **kwargs)
 
-    def forward(self, batch_walk: Tensor) -> Tensor:
-        r"""Skip-gram negative-sampling loss of a ``(B, walk_length)`` batch of walks."""
+    def _walks(self, batch_walk: Tensor, where: str) -> Tensor:
+        """``batch_walk`` checked (a non-empty ``(B, walk_length)`` integer tensor of node ids)
+        and moved to the module's device as int64."""
+        L = self.walk_length
         if not isinstance(batch_walk, Tensor) or batch_walk.dim() != 2 \
-                or batch_walk.size(1) != self.walk_length:
+                or batch_walk.size(1) != L:
             shape = tuple(batch_walk.shape) if isinstance(batch_walk, Tensor) else None
-            raise ValueError(f"DeepWalk: batch_walk must have shape (batch_size, "
-                             f"{self.walk_length}), got {shape}")
+            raise ValueError(f"{where}: batch_walk must have shape (batch_size, {L}), got "
+                             f"{shape}")
+        if batch_walk.is_floating_point() or batch_walk.is_complex() \
+                or batch_walk.dtype == torch.bool:
+            raise TypeError(f"{where}: batch_walk must hold integer node ids, got "
+                            f"{batch_walk.dtype}")
+        if batch_walk.size(0) == 0:
+            raise ValueError(f"{where}: batch_walk is empty (0 walks): the loss of no walk is "
+                             f"undefined")
         walks = batch_walk.to(self.device, torch.long)
+        lo, hi = torch.stack(walks.aminmax()).tolist()
+        if lo < 0 or hi >= self.num_nodes:
+            raise IndexError(f"{where}: batch_walk holds node ids outside "
+                             f"[0, {self.num_nodes}) (min {lo}, max {hi})")
+        return walks
+
+    def forward(self, batch_walk: Tensor) -> Tensor:
+        r"""Skip-gram negative-sampling loss of a non-empty ``(B, walk_length)`` integer batch
+        of walks."""
+        walks = self._walks(batch_walk, "DeepWalk")
         B, L, D = walks.size(0), self.walk_length, self.emb_dim
         u = self.node_embed(walks)
         if self.hierarchical_softmax:
@@ -337,20 +363,18 @@ class DeepWalk(nn.Module):
     @torch.no_grad()
     def sgd_step(self, batch_walk: Tensor, lr: float,
                  negatives: Optional[Tensor] = None) -> Tensor:
-        r"""One word2vec update on a ``(B, walk_length)`` batch of walks: subtract ``lr`` times
-        the gradient of the summed loss :math:`\mathcal{S}` (class docstring; a row occurring
-        :math:`n` times divides its summed gradient by :math:`n^{\rho}`) from both tables, in place,
-        without autograd. ``negatives`` replaces the draw (for tests): node ids of shape
+        r"""One word2vec update on a non-empty ``(B, walk_length)`` batch of walks: subtract
+        ``lr`` (finite, ``>= 0``; ``0`` only evaluates the loss) times the gradient of the
+        summed loss :math:`\mathcal{S}` (class docstring; a row occurring :math:`n` times
+        divides its summed gradient by :math:`n^{\rho}`) from both tables, in place, without
+        autograd. ``negatives`` replaces the draw (for tests): node ids of shape
         ``(B, walk_length, negative_size)`` (per position) or ``(B, M)`` (shared by the
         positions of each walk). Returns :math:`\mathcal{S}` divided by the number of weighted
         pairs (comparable across batch sizes)."""
         L = self.walk_length
-        if not isinstance(batch_walk, Tensor) or batch_walk.dim() != 2 \
-                or batch_walk.size(1) != L:
-            shape = tuple(batch_walk.shape) if isinstance(batch_walk, Tensor) else None
-            raise ValueError(f"DeepWalk: batch_walk must have shape (batch_size, {L}), got "
-                             f"{shape}")
-        walks = batch_walk.to(self.device, torch.long)
+        walks = self._walks(batch_walk, "DeepWalk.sgd_step")
+        # lr = 0 evaluates the loss without moving the tables.
+        check_real("DeepWalk.sgd_step", "lr", lr, 0.0)
         if self.hierarchical_softmax:
             return self._hs_sgd_step(walks, lr)
         U, C = self.node_embed.weight, self.context_embed.weight
@@ -512,9 +536,11 @@ def _graph_of(g, num_nodes: Optional[int]):
                         f"{type(g).__name__}")
     if edge_index is None:
         raise ValueError("DeepWalk: the graph has no edge_index")
-    if num_nodes is None or int(num_nodes) < 1:
+    if num_nodes is not None:
+        num_nodes = check_int("DeepWalk", "num_nodes", num_nodes, 0)
+    if num_nodes is None or num_nodes < 1:
         raise ValueError(f"DeepWalk: the graph needs at least one node (num_nodes={num_nodes})")
-    return edge_index, int(num_nodes)
+    return edge_index, num_nodes
 
 
 def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
@@ -535,14 +561,24 @@ def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
       ``128``), the mean loss of :meth:`DeepWalk.forward`, :class:`~torch.optim.SparseAdam`
       (:class:`~torch.optim.Adam` when ``sparse=False``), ``lr`` default ``0.01``.
 
-    Returns the mean loss of every epoch (per weighted pair for ``"sgd"``).
+    ``epochs`` is an int ``>= 0``, ``batch_size`` an int ``>= 1``, ``lr`` finite and ``> 0``,
+    ``min_lr_ratio`` in ``[0, 1]``; anything else is a ``ValueError`` (``TypeError`` for a
+    non-number) before any training. Returns the mean loss of every epoch (per weighted pair
+    for ``"sgd"``).
     """
     from tqdm.auto import tqdm
 
+    where = "train_deepwalk"
     if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"train_deepwalk: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        raise ValueError(f"{where}: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     if isinstance(passes, bool) or int(passes) != passes or passes < 1:
-        raise ValueError(f"train_deepwalk: passes must be an integer >= 1, got {passes}")
+        raise ValueError(f"{where}: passes must be an integer >= 1, got {passes}")
+    epochs = check_int(where, "epochs", epochs, 0)
+    if batch_size is not None:
+        batch_size = check_int(where, "batch_size", batch_size)
+    if lr is not None:
+        check_real(where, "lr", lr, 0.0, include_low=False)
+    check_real(where, "min_lr_ratio", min_lr_ratio, 0.0, 1.0, include_high=True)
     if optimizer == "adam":
         if passes != 1:
             raise ValueError("train_deepwalk: passes applies to optimizer='sgd' only")
