@@ -20,25 +20,35 @@ from pyg_course.metrics.attention import save_attention
 from pyg_course.nn.models import GAT
 from pyg_course.train import run_experiment
 from pyg_course.train.baselines import PyGGAT
-from pyg_course.train.cli import config_from_args, data_from_args, training_parser
+from pyg_course.train.cli import (
+    check_args,
+    config_from_args,
+    data_from_args,
+    positive_int,
+    run_flags,
+    run_main,
+    training_parser,
+)
 
 
 def main(argv=None):
-    parser = training_parser(__doc__.splitlines()[0], lr=0.005, weight_decay=5e-4, patience=100,
+    parser = training_parser(__doc__, lr=0.005, weight_decay=5e-4, patience=100,
                              hidden=8, dropout=0.6, epochs=1000)
-    parser.add_argument("--heads", type=int, default=8, help="heads of each hidden layer")
-    parser.add_argument("--output-heads", type=int, default=1,
-                        help="heads of the output layer (averaged; the paper: 1, PubMed 8)")
-    parser.add_argument("--impl", choices=["ours", "pyg"], default="ours",
-                        help="train our GAT, or the same model built from PyG's GATConv")
-    parser.add_argument("--save-attention", action="store_true",
-                        help="write --out/attention.pt and --out/attention_entropy.png")
+    g = parser.add_argument_group("GAT")
+    g.add_argument("--heads", type=positive_int, default=8, help="heads of each hidden layer")
+    g.add_argument("--output-heads", type=positive_int, default=1,
+                   help="heads of the output layer (averaged; the paper: 1, PubMed 8)")
+    g.add_argument("--impl", choices=["ours", "pyg"], default="ours",
+                   help="train our GAT, or the same model built from PyG's GATConv")
+    g.add_argument("--save-attention", action="store_true",
+                   help="write --out/attention.pt and --out/attention_entropy.png")
     args = parser.parse_args(argv)
+    check_args(parser, args)
     if args.save_attention and args.out is None:
         parser.error("--save-attention needs --out")
     if args.save_attention and args.impl == "pyg":
         parser.error("--save-attention works with --impl ours")
-    data = data_from_args(args)
+    data = data_from_args(args, parser=parser, node_classification=True)
     config = config_from_args(args)
 
     def build():
@@ -49,6 +59,7 @@ def main(argv=None):
     name = f"GAT {args.dataset}" + (" (PyG)" if args.impl == "pyg" else "")
     results = run_experiment(build, data, config, runs=args.runs, seed=args.seed, out=args.out,
                              resume=args.resume, name=name,
+                             flags=run_flags(args, free=("save_attention",)),
                              info={"model": repr(build()), "impl": args.impl})
     if args.save_attention:
         out = Path(args.out)
@@ -63,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

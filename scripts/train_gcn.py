@@ -9,15 +9,23 @@ from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GCN
 from pyg_course.train import run_experiment
 from pyg_course.train.baselines import PyGGCN
-from pyg_course.train.cli import config_from_args, data_from_args, training_parser
+from pyg_course.train.cli import (
+    check_args,
+    config_from_args,
+    data_from_args,
+    run_flags,
+    run_main,
+    training_parser,
+)
 
 
 def main(argv=None):
-    parser = training_parser(__doc__.splitlines()[0])
+    parser = training_parser(__doc__)
     parser.add_argument("--impl", choices=["ours", "pyg"], default="ours",
                         help="train our GCN, or the same model built from PyG's GCNConv")
     args = parser.parse_args(argv)
-    data = data_from_args(args)
+    check_args(parser, args)
+    data = data_from_args(args, parser=parser, node_classification=True)
     config = config_from_args(args)
 
     def build():
@@ -28,9 +36,9 @@ def main(argv=None):
 
     name = f"GCN {args.dataset}" + (" (PyG)" if args.impl == "pyg" else "")
     return run_experiment(build, data, config, runs=args.runs, seed=args.seed, out=args.out,
-                          resume=args.resume, name=name,
+                          resume=args.resume, name=name, flags=run_flags(args),
                           info={"model": repr(build()), "impl": args.impl})
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

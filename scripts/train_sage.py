@@ -13,8 +13,22 @@ from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GraphSAGE
 from pyg_course.train import run_experiment
 from pyg_course.train.baselines import PyGGraphSAGE
-from pyg_course.train.cli import config_from_args, data_from_args, training_parser
-from pyg_course.train.unsupervised import add_unsupervised_args, run_unsupervised
+from pyg_course.train.cli import (
+    check_args,
+    config_from_args,
+    data_from_args,
+    positive_int,
+    probability,
+    run_flags,
+    run_main,
+    training_parser,
+)
+from pyg_course.train.distributed import check_torchrun
+from pyg_course.train.unsupervised import (
+    add_unsupervised_args,
+    check_unsupervised_args,
+    run_unsupervised,
+)
 
 INPUT_DROPOUT = 0.5
 #: Default hidden size of the pooling layer / LSTM. Pool: 64 (on Cora, 3 seeds: 79.3 with 64
@@ -23,17 +37,19 @@ AGGR_CHANNELS = {"pool": 64, "lstm": 128}
 
 
 def parser():
-    p = training_parser(__doc__.splitlines()[0], mode="minibatch", hidden=64, epochs=100)
+    p = training_parser(__doc__, mode="minibatch", hidden=64, epochs=100)
     g = p.add_argument_group("GraphSAGE")
-    g.add_argument("--aggr", choices=["mean", "gcn", "pool", "lstm"], default="mean")
+    g.add_argument("--aggr", choices=["mean", "gcn", "pool", "lstm"], default="mean",
+                   help="neighbourhood aggregator")
     g.add_argument("--impl", choices=["ours", "pyg"], default="ours",
                    help="train our GraphSAGE, or the same model built from PyG's SAGEConv "
                         "(mean and pool only)")
-    g.add_argument("--input-dropout", type=float, default=INPUT_DROPOUT,
+    g.add_argument("--input-dropout", type=probability, default=INPUT_DROPOUT,
                    help="dropout on the input features")
-    g.add_argument("--aggr-channels", type=int, default=None,
-                   help="hidden size of the pool layer / LSTM (default: 64 for pool, 128 for "
-                        "lstm; PyG's pool (--impl pyg) always uses the input size)")
+    g.add_argument("--aggr-channels", type=positive_int, default=None,
+                   help="hidden size of the pool layer / LSTM, for --aggr pool or lstm only "
+                        "(default: 64 for pool, 128 for lstm; PyG's pool (--impl pyg) always "
+                        "uses the input size)")
     g.add_argument("--jk", choices=["last", "cat", "max", "lstm"], default=None,
                    help="jumping knowledge over the layers' outputs (default: none)")
     g.add_argument("--normalize", action="store_true", help="l2-normalise each layer's output")
@@ -46,23 +62,32 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    check_args(p, args)
+    check_unsupervised_args(p, args, args.unsupervised)
+    if args.aggr_channels is not None and args.aggr not in AGGR_CHANNELS:
+        p.error(f"--aggr-channels is the hidden size of --aggr pool or lstm, not of --aggr "
+                f"{args.aggr}")
+    if args.impl == "pyg":
+        if args.jk or args.normalize or args.aggr_channels is not None or args.ddp:
+            p.error("--impl pyg takes none of --jk, --normalize, --aggr-channels, --ddp")
+        try:
+            PyGGraphSAGE(1, 1, 1, 1, aggr=args.aggr)
+        except ValueError as exc:
+            p.error(f"--impl pyg --aggr {args.aggr}: {exc}")
+    if args.ddp:
+        try:
+            check_torchrun()
+        except RuntimeError as exc:
+            p.error(str(exc))
+    data = data_from_args(args, parser=p, node_classification=True)
     if args.unsupervised:
-        return run_unsupervised(args)
-    data = data_from_args(args)
+        return run_unsupervised(args, data=data)
     config = config_from_args(args)
     aggr_channels = args.aggr_channels
     if aggr_channels is None and args.aggr in AGGR_CHANNELS:
         aggr_channels = AGGR_CHANNELS[args.aggr]
-
-    if args.impl == "pyg":
-        if args.jk or args.normalize or args.aggr_channels or args.ddp:
-            raise SystemExit("error: --impl pyg takes none of --jk, --normalize, "
-                             "--aggr-channels, --ddp")
-        try:
-            PyGGraphSAGE(1, 1, 1, 1, aggr=args.aggr)
-        except ValueError as exc:
-            raise SystemExit(f"error: --impl pyg --aggr {args.aggr}: {exc}") from None
 
     def build():
         if args.impl == "pyg":
@@ -75,6 +100,7 @@ def main(argv=None):
                          input_dropout=args.input_dropout)
 
     kwargs = dict(runs=args.runs, seed=args.seed, out=args.out, resume=args.resume,
+                  flags=run_flags(args),
                   name=f"GraphSAGE-{args.aggr} {args.dataset}"
                        + (" (PyG)" if args.impl == "pyg" else ""),
                   info={"model": repr(build()), "script": "train_sage.py", "ddp": args.ddp,
@@ -90,4 +116,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

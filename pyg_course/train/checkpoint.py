@@ -10,7 +10,7 @@ import random
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -135,9 +135,73 @@ class CheckpointWriter:
                 pass
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: unreadable, not a training checkpoint, or written by
+    a run with other settings. The message names the file and what to do."""
+
+
 def load_checkpoint(path: str | os.PathLike) -> Optional[Dict[str, Any]]:
-    """The checkpoint at ``path``, or ``None`` if there is none."""
+    """The checkpoint at ``path``, or ``None`` if there is none; :class:`CheckpointError` if
+    the file cannot be read (truncated, empty, not written by ``torch.save``)."""
     path = Path(path)
     if not path.is_file():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # whatever the unpickler trips over, the file is the cause
+        text = str(exc).strip()
+        why = f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else \
+            type(exc).__name__
+        raise CheckpointError(f"cannot read the checkpoint {path} ({why}); delete it, or run "
+                              f"without --resume to start over") from exc
+
+
+_UNSET = object()
+
+
+def _show(value: Any) -> str:
+    if value is _UNSET:
+        return "(unset)"
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(str, value))
+    return str(value)
+
+
+def _differences(saved: Dict[str, Any], current: Dict[str, Any],
+                 names: Optional[List[str]] = None) -> List[str]:
+    """``"name old -> new"`` for each of ``names`` (default: both dicts' keys) that differs."""
+    names = list(dict.fromkeys([*current, *saved])) if names is None else names
+    return [f"{k} {_show(saved.get(k, _UNSET))} -> {_show(current.get(k, _UNSET))}"
+            for k in names if saved.get(k, _UNSET) != current.get(k, _UNSET)]
+
+
+def check_resumable(state: Any, path: str | os.PathLike, kind: str, flags: Dict[str, Any],
+                    settings: Optional[Dict[str, Any]] = None) -> None:
+    """Raise :class:`CheckpointError` unless the checkpoint ``state`` (read from ``path``) was
+    written by a ``kind`` run (``"supervised"`` or ``"unsupervised"``) with the same ``flags``
+    (``{"--flag": value}``: the options that define the run) and ``settings`` (other values that
+    define it, ``{name: value}``). The error is one line naming each value that differs, old
+    -> new. A checkpoint written before checkpoints recorded ``flags`` is compared on what it
+    recorded (``config``, ``runs``, ``seed``)."""
+    if not isinstance(state, dict) or not {"run", "completed", "trainer"} <= state.keys():
+        raise CheckpointError(f"{path} is not a training checkpoint; delete it, or run without "
+                              f"--resume to start over")
+    written = state.get("kind") or ("supervised" if "runs" in state else "unsupervised")
+    if written != kind:
+        raise CheckpointError(
+            f"resume: the checkpoint {path} was written by {written} training "
+            f"({'with' if written == 'unsupervised' else 'without'} --unsupervised), this run "
+            f"is {kind}; use the same arguments or another --out")
+    if "flags" in state:
+        # The flags name what differs in the command's words; the other settings (which the
+        # flags usually determine) only where the flags agree.
+        diffs = _differences(state["flags"], flags) or \
+            _differences(state.get("settings", {}), settings or {})
+    else:  # written before checkpoints recorded the flags: compare what it did record
+        saved = {**state.get("config", {}),
+                 **{k: state[k] for k in ("runs", "seed") if k in state}}
+        current = {**(settings or {}), **{k[2:].replace("-", "_"): v for k, v in flags.items()}}
+        diffs = _differences(saved, current, [k for k in saved if k in current])
+    if diffs:
+        raise CheckpointError(f"resume: the checkpoint {path} was written with other settings: "
+                              f"{', '.join(diffs)}; use the same arguments or another --out")

@@ -1,24 +1,152 @@
-"""Command-line arguments shared by every ``scripts/train_*.py``: the scripts stay thin."""
+"""Command-line arguments shared by every ``scripts/train_*.py``: the scripts stay thin.
+
+Every option is checked when it is parsed (``type=`` functions below) and the rules between
+options by :func:`check_args`, so that a bad command ends with argparse's one-line ``error:``
+(exit status 2) before anything trains. Errors that only show later (a checkpoint of other
+settings, a run whose loss diverged) are exceptions of :data:`USER_ERRORS`, which
+:func:`run_main` prints the same way at a script's entry; ``main(argv)`` itself raises them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import copy
-from typing import Any, Optional
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional
 
+import torch
 from torch_geometric.data import Data
 
 from pyg_course.datasets import DATASETS, load_dataset
-from pyg_course.train.loop import TrainConfig
+from pyg_course.train.checkpoint import CheckpointError
+from pyg_course.train.loop import NonFiniteLossError, TrainConfig
+
+#: Exceptions whose message tells the user what to change (they are raised with such messages
+#: only): :func:`run_main` prints them as one line; every other exception keeps its traceback.
+USER_ERRORS = (CheckpointError, NonFiniteLossError)
+
+#: Options that may change when an interrupted run is resumed: where it reads, runs and
+#: writes, not what it computes (see :func:`run_flags`).
+RESUME_FREE = ("resume", "no_progress", "num_workers", "out", "device", "root")
+
+
+# ---------------------------------------------------------------------------- option types
+def _number(text: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """``type=`` of an integer option that must be at least 1."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """``type=`` of an integer option that must be at least 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """``type=`` of a finite number > 0 (e.g. a learning rate)."""
+    value = _number(text, float)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """``type=`` of a finite number >= 0 (e.g. a weight decay)."""
+    value = _number(text, float)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    """``type=`` of a dropout probability, in [0, 1) (1 would drop every value)."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def num_neighbors(text: str) -> int:
+    """``type=`` of one ``--num-neighbors`` value: ``-1`` (all neighbours) or at least 1."""
+    value = _number(text, int)
+    if value != -1 and value < 1:
+        raise argparse.ArgumentTypeError(f"each value must be -1 (all) or at least 1, got {value}")
+    return value
+
+
+def dataset(text: str) -> str:
+    """``type=`` of ``--dataset``: a known name in any case, returned as its canonical name."""
+    name = DATASETS.get(text.lower())
+    if name is None:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; known datasets: "
+                                         f"{', '.join(DATASETS.values())}")
+    return name
+
+
+def device(text: str) -> str:
+    """``type=`` of ``--device``: ``auto``, or a device that torch knows and this machine has."""
+    if text == "auto":
+        return text
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected cpu, cuda, cuda:N or auto, got {text!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r} requested but CUDA is not available on "
+                                             f"this machine (use cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r} requested but this machine has "
+                                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return text
+
+
+# ---------------------------------------------------------------------------- the parser
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default once, as the script sets it: not where the help text already
+    states it, not for on/off flags, and a ``None`` default as the option's ``none_means``
+    text (e.g. ``--patience``: "off") or not at all."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("%(default)" in text or "(default" in text or not action.option_strings
+                or action.nargs == 0 or action.default is argparse.SUPPRESS):
+            return text
+        if action.default is None:
+            none_means = getattr(action, "none_means", None)
+            return f"{text} (default: {none_means})" if none_means else text
+        return f"{text} (default: %(default)s)"
+
+
+def first_paragraph(doc: str) -> str:
+    """The first paragraph of a docstring, on one line: a script's ``--help`` description."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def training_parser(description: str, **defaults: Any) -> argparse.ArgumentParser:
     """An ``ArgumentParser`` with the options every training script takes; ``defaults``
-    override the paper settings per script (e.g. ``lr=0.005`` for GAT)."""
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    override the paper settings per script (e.g. ``lr=0.005`` for GAT). ``description`` may
+    be the script's docstring: its first paragraph is used."""
+    p = argparse.ArgumentParser(description=first_paragraph(description),
+                                formatter_class=HelpFormatter)
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="Cora",
+    g.add_argument("--dataset", type=dataset, default="Cora",
                    help=f"one of {', '.join(DATASETS.values())} (case-insensitive)")
     g.add_argument("--root", default=None,
                    help="folder holding <Name>/raw/ (default: $PYG_COURSE_DATA, then the cache)")
@@ -26,23 +154,30 @@ def training_parser(description: str, **defaults: Any) -> argparse.ArgumentParse
                    help="keep raw features (default: row-normalise non-negative features, as the "
                         "GCN and GAT papers do)")
     g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=int, default=16, help="hidden channels")
-    g.add_argument("--num-layers", type=int, default=2)
-    g.add_argument("--dropout", type=float, default=0.5)
+    g.add_argument("--hidden", type=positive_int, default=16, help="hidden channels")
+    g.add_argument("--num-layers", type=positive_int, default=2, help="number of layers")
+    g.add_argument("--dropout", type=probability, default=0.5,
+                   help="dropout probability, in [0, 1)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=200)
-    g.add_argument("--lr", type=float, default=0.01)
-    g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--patience", type=int, default=None,
-                   help="early stopping: epochs without val improvement (default: off)")
-    g.add_argument("--mode", choices=["full", "minibatch"], default="full")
-    g.add_argument("--num-neighbors", type=int, nargs="+", default=[25, 10],
-                   help="neighbours sampled per layer in minibatch mode (-1: all)")
-    g.add_argument("--batch-size", type=int, default=512)
-    g.add_argument("--num-workers", type=int, default=0)
-    g.add_argument("--runs", type=int, default=1, help="number of seeds")
-    g.add_argument("--seed", type=int, default=0, help="seed of the first run")
-    g.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    g.add_argument("--epochs", type=positive_int, default=200, help="maximum number of epochs")
+    g.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate")
+    g.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
+                   help="Adam's L2 penalty")
+    patience = g.add_argument("--patience", type=positive_int, default=None,
+                              help="early stopping: epochs without val improvement")
+    patience.none_means = "off"
+    g.add_argument("--mode", choices=["full", "minibatch"], default="full",
+                   help="full-batch training or neighbour-sampled mini-batches")
+    g.add_argument("--num-neighbors", type=num_neighbors, nargs="+", default=[25, 10],
+                   help="neighbours sampled per layer in minibatch mode, one value per layer "
+                        "(-1: all)")
+    g.add_argument("--batch-size", type=positive_int, default=512,
+                   help="seed nodes per mini-batch")
+    g.add_argument("--num-workers", type=nonnegative_int, default=0,
+                   help="NeighborLoader worker processes")
+    g.add_argument("--runs", type=positive_int, default=1, help="number of seeds")
+    g.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the first run")
+    g.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
     g = p.add_argument_group("output")
     g.add_argument("--out", default=None,
                    help="folder for results.json, history.csv, curves.png, checkpoint.pt")
@@ -52,6 +187,62 @@ def training_parser(description: str, **defaults: Any) -> argparse.ArgumentParse
     return p
 
 
+# ---------------------------------------------------------------------------- checks
+def flag(dest: str) -> str:
+    """The option string of an argparse ``dest``: ``num_layers`` -> ``--num-layers``."""
+    return "--" + dest.replace("_", "-")
+
+
+def changed(parser: argparse.ArgumentParser, args: argparse.Namespace,
+            dests: Iterable[str]) -> List[str]:
+    """The options among ``dests`` whose value is not the parser's default, as
+    ``--flag value`` (``--flag`` for on/off flags): the options a command gave."""
+    out = []
+    for dest in dests:
+        value = getattr(args, dest)
+        if value != parser.get_default(dest):
+            out.append(flag(dest) if isinstance(value, bool) else f"{flag(dest)} {value}")
+    return out
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The rules between the shared options (each option alone is checked when parsed); a
+    broken rule ends the script with ``parser.error`` (one line, exit status 2)."""
+    if args.mode == "minibatch" and len(args.num_neighbors) != args.num_layers:
+        parser.error(f"--num-neighbors: give one value per layer ({args.num_layers} for "
+                     f"--num-layers {args.num_layers}), got "
+                     f"{' '.join(map(str, args.num_neighbors))}")
+    if args.resume and args.out is None:
+        parser.error("--resume needs --out, the folder holding checkpoint.pt")
+    if args.out is not None:
+        # The folder, or the first of its parents that exists, must be a folder.
+        path = Path(args.out).expanduser()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        if path.exists() and not path.is_dir():
+            parser.error(f"--out {args.out}: {path} is a file, not a folder")
+
+
+def check_node_classification(data: Data, name: str) -> None:
+    """Raise ``ValueError`` unless ``data`` has what the training scripts need: node features,
+    one class per node and the train/val/test masks."""
+    lacks = []
+    if data.x is None:
+        lacks.append("no node features")
+    if data.y is None:
+        lacks.append("no labels")
+    elif data.y.dim() > 1:
+        lacks.append("multi-label targets")
+    masks = [s for s in ("train", "val", "test") if getattr(data, f"{s}_mask", None) is None]
+    if masks:
+        lacks.append(f"no {'/'.join(masks)} split")
+    if lacks:
+        lacks = ", ".join(lacks[:-1]) + " and " + lacks[-1] if len(lacks) > 1 else lacks[0]
+        raise ValueError(f"{name} has {lacks}: the training scripts need node "
+                         f"features, one class per node and a train/val/test split; use "
+                         f"scripts/train_deepwalk.py for it")
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, patience=args.patience,
@@ -59,11 +250,27 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         num_workers=args.num_workers, device=args.device, progress=not args.no_progress)
 
 
-def data_from_args(args: argparse.Namespace, root: Optional[str] = None) -> Data:
-    """Load ``--dataset`` from ``--root``; exits with the loader's one-line message on error."""
+def run_flags(args: argparse.Namespace, free: Iterable[str] = ()) -> Dict[str, Any]:
+    """Every option that defines the run, as ``{"--flag": value}``: the parsed options less
+    :data:`RESUME_FREE` and ``free``. The checkpoint records them and ``--resume`` refuses to
+    continue a run whose flags differ."""
+    skip = set(RESUME_FREE) | set(free)
+    return {flag(k): v for k, v in sorted(vars(args).items()) if k not in skip}
+
+
+def data_from_args(args: argparse.Namespace, root: Optional[str] = None,
+                   parser: Optional[argparse.ArgumentParser] = None,
+                   node_classification: bool = False) -> Data:
+    """Load ``--dataset`` from ``--root``; exits with the loader's one-line message on error
+    (through ``parser.error`` if given). With ``node_classification``, a dataset without node
+    features, single-label classes or the train/val/test split is such an error too."""
     try:
         data = load_dataset(args.dataset, root=root or args.root)
+        if node_classification:
+            check_node_classification(data, DATASETS.get(args.dataset.lower(), args.dataset))
     except (ValueError, FileNotFoundError) as exc:
+        if parser is not None:
+            parser.error(str(exc))
         raise SystemExit(f"error: {exc}") from None
     if not getattr(args, "no_normalize_features", True):
         data = normalize_features(data)
@@ -79,3 +286,18 @@ def normalize_features(data: Data) -> Data:
     from torch_geometric.transforms import NormalizeFeatures
 
     return NormalizeFeatures()(copy.copy(data))
+
+
+def run_main(main: Callable[[Optional[List[str]]], Any], argv: Optional[List[str]] = None,
+             prog: Optional[str] = None) -> NoReturn:
+    """A script's entry point: ``main(argv)``, then exit 0; an error of :data:`USER_ERRORS`
+    (raised by our code with a message that says what to change) is printed as
+    ``<prog>: error: <message>`` and exits with status 2, as argparse's errors do. Any other
+    exception is a bug and keeps its traceback."""
+    try:
+        main(argv)
+    except USER_ERRORS as exc:
+        prog = prog or Path(sys.argv[0]).name
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise SystemExit(0)

@@ -78,6 +78,12 @@ def _env_int(name: str) -> int:
     return int(value)
 
 
+def check_torchrun() -> None:
+    """Raise ``RuntimeError`` (saying how to start it) unless this process was started by
+    ``torchrun``: a script checks it before loading data, :func:`distributed` again."""
+    _env_int("RANK"), _env_int("WORLD_SIZE")
+
+
 @contextlib.contextmanager
 def distributed(device: str = "auto", backend: Optional[str] = None) -> Iterator[torch.device]:
     """Join the process group that ``torchrun`` set up (``$RANK``, ``$WORLD_SIZE``,
@@ -86,7 +92,7 @@ def distributed(device: str = "auto", backend: Optional[str] = None) -> Iterator
     Yields this rank's device: ``cuda:$LOCAL_RANK`` (NCCL) when CUDA is available and
     ``device`` is not ``"cpu"``, else the CPU (Gloo). ``backend`` overrides the choice.
     """
-    _env_int("RANK"), _env_int("WORLD_SIZE")
+    check_torchrun()
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     use_cuda = torch.cuda.is_available() and str(device) != "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():

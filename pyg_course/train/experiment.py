@@ -17,14 +17,16 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 
 from pyg_course.train.checkpoint import (
+    CheckpointError,
     CheckpointWriter,
+    check_resumable,
     load_checkpoint,
     pack,
     save_atomic,
     unpack,
 )
 from pyg_course.train.distributed import broadcast_object, is_main_process
-from pyg_course.train.loop import TrainConfig, Trainer, resolve_device
+from pyg_course.train.loop import NonFiniteLossError, TrainConfig, Trainer, resolve_device
 
 # Settings that may differ between an interrupted run and its resumption.
 _RESUME_FREE = {"progress", "device", "num_workers", "eval_batch_size", "checkpoint_every"}
@@ -48,6 +50,7 @@ def run_experiment(
     name: str = "experiment",
     info: Optional[Dict[str, Any]] = None,
     trainer_cls: type = Trainer,
+    flags: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """Train ``runs`` models (seeds ``seed, seed+1, ...``) built by ``build_model`` and report
     test accuracy at the best validation epoch as mean ± std.
@@ -58,7 +61,13 @@ def run_experiment(
     ``out/history.csv``, ``out/curves.png`` and ``out/model.pt`` (best weights of the last run).
     ``resume=True`` continues from ``out/checkpoint.pt``: finished runs are kept, the run in
     progress continues from its last epoch with the same optimizer and RNG state, so the final
-    numbers equal those of an uninterrupted experiment.
+    numbers equal those of an uninterrupted experiment. The checkpoint records what defines the
+    experiment (``config`` less the settings that may change, ``runs``, ``seed``, ``name`` and
+    the command's ``flags``, ``{"--flag": value}``, e.g. from
+    :func:`~pyg_course.train.cli.run_flags`), and resuming refuses, with a
+    :class:`~pyg_course.train.checkpoint.CheckpointError` naming each difference, a checkpoint
+    written with other values. A run whose training loss becomes NaN or infinite stops with a
+    :class:`~pyg_course.train.loop.NonFiniteLossError` naming the run and its seed.
 
     In a distributed run (``trainer_cls=DistributedTrainer``, every rank calling this with the
     same arguments) rank 0 reads the checkpoint and sends it to the others; only rank 0 prints
@@ -67,19 +76,29 @@ def run_experiment(
     main = is_main_process()
     out = Path(out) if out is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
-    cfg = {k: v for k, v in config.to_dict().items() if k not in _RESUME_FREE}
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    settings = {**{k: v for k, v in config.to_dict().items() if k not in _RESUME_FREE},
+                "runs": runs, "seed": seed, "name": name}
+    flags = dict(flags or {})
+    record = {"kind": "supervised", "settings": settings, "flags": flags}
     state = None
     if resume:
         if out is None:
             raise ValueError("resume=True needs an output folder (--out) holding checkpoint.pt")
-        state = broadcast_object(load_checkpoint(ckpt_path) if main else None)
+        if main:  # an unreadable file is every rank's error, not rank 0's alone
+            try:
+                state = load_checkpoint(ckpt_path)
+            except CheckpointError as exc:
+                state = exc
+        state = broadcast_object(state)
+        if isinstance(state, CheckpointError):
+            raise state
         if state is None:
             if main:
                 print(f"resume: no checkpoint in {out}, starting from scratch")
-        elif state["config"] != cfg or state["runs"] != runs or state["seed"] != seed:
-            raise ValueError(f"resume: the checkpoint in {out} was written with other settings "
-                             f"({state['config']}, runs={state['runs']}, seed={state['seed']}); "
-                             f"use the same arguments or another --out")
+        else:
+            check_resumable(state, ckpt_path, "supervised", flags, settings)
     completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
 
     for r in range(len(completed), runs):
@@ -94,17 +113,21 @@ def run_experiment(
         def save(trainer_state, r=r, packed=packed):
             if main:
                 writer.submit({"run": r, "completed": packed, "trainer": trainer_state,
-                               "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
+                               **record}, ckpt_path)
 
-        with CheckpointWriter() as writer:  # each epoch's checkpoint is written while the
-            result = trainer.fit(          # next epoch trains
-                checkpoint=save if out is not None else None, desc=f"{name} run {r + 1}/{runs}")
+        label = f"{name} run {r + 1}/{runs}"
+        try:
+            with CheckpointWriter() as writer:  # each epoch's checkpoint is written while the
+                result = trainer.fit(          # next epoch trains
+                    checkpoint=save if out is not None else None, desc=label)
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(f"{label} (seed {seed + r}): {exc}") from None
         result["seed"] = seed + r
         completed.append(result)
         if out is not None and main:
             torch.save(trainer.best_state, out / "model.pt")
             save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
-                         "config": cfg, "runs": runs, "seed": seed}, ckpt_path)
+                         **record}, ckpt_path)
         if main:
             print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test "
                   f"{100 * result['test_acc']:.2f} at best val {100 * result['val_acc']:.2f} "

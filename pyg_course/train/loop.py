@@ -24,6 +24,18 @@ from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
 SPLITS = ("train", "val", "test")
 
 
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the run diverged (see :func:`check_loss`)."""
+
+
+def check_loss(loss: float, epoch: int, lr: float) -> None:
+    """Raise :class:`NonFiniteLossError` if the training ``loss`` of ``epoch`` (1-based) is NaN
+    or infinite: every later epoch, and the model selected from them, would be meaningless."""
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(f"the training loss is {loss} at epoch {epoch}: training "
+                                 f"diverged; lower the learning rate (--lr, now {lr:g})")
+
+
 @dataclass
 class TrainConfig:
     """Settings of one training run (the paper's GCN settings by default).
@@ -59,9 +71,17 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in ("full", "minibatch"):
             raise ValueError(f"mode must be 'full' or 'minibatch', got {self.mode!r}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 (or None: off), got {self.patience}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be at least 0, got {self.num_workers}")
         self.num_neighbors = [int(n) for n in self.num_neighbors]
+        if any(n != -1 and n < 1 for n in self.num_neighbors):
+            raise ValueError(f"num_neighbors must be -1 (all) or at least 1 per layer, got "
+                             f"{self.num_neighbors}")
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -285,6 +305,7 @@ class Trainer:
         while self.epoch < cfg.epochs and not stop:
             start = time.perf_counter()
             loss = self.train_epoch()
+            check_loss(loss, self.epoch + 1, self.optimizer.param_groups[0]["lr"])
             metrics = self.evaluate()
             metrics["loss"] = loss
             metrics["time"] = time.perf_counter() - start

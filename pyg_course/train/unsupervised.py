@@ -46,6 +46,7 @@ from pyg_course.sampling import (
 )
 from pyg_course.train.checkpoint import (
     CheckpointWriter,
+    check_resumable,
     load_checkpoint,
     pack,
     rng_state,
@@ -53,29 +54,34 @@ from pyg_course.train.checkpoint import (
     set_rng_state,
     unpack,
 )
+from pyg_course.train.cli import (
+    changed,
+    data_from_args,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    run_flags,
+)
 from pyg_course.train.experiment import mean_std, write_history
-from pyg_course.train.loop import resolve_device
-
-# Options that may change between an interrupted experiment and its resumption.
-_RESUME_FREE = {"out", "resume", "no_progress", "device", "num_workers", "runs"}
+from pyg_course.train.loop import NonFiniteLossError, check_loss, resolve_device
 
 
 def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the options of unsupervised training to ``parser`` (a
     :func:`~pyg_course.train.cli.training_parser`)."""
     g = parser.add_argument_group("unsupervised (with --unsupervised)")
-    g.add_argument("--walk-length", type=int, default=5,
+    g.add_argument("--walk-length", type=positive_int, default=5,
                    help="steps of each positive-sampling random walk")
-    g.add_argument("--num-walks", type=int, default=10,
+    g.add_argument("--num-walks", type=positive_int, default=10,
                    help="random walks per batch node for positives")
-    g.add_argument("--num-positives", type=int, default=1,
+    g.add_argument("--num-positives", type=positive_int, default=1,
                    help="positives kept per batch node and step (drawn from its walks)")
-    g.add_argument("--num-negatives", type=int, default=20,
+    g.add_argument("--num-negatives", type=positive_int, default=20,
                    help="negatives per batch node (Q of the loss)")
     g.add_argument("--neg-dist", choices=["far", "unigram"], default="far",
                    help="far: uniform over nodes more than --neg-hops away; "
                         "unigram: degree^0.75 (the official GraphSAGE)")
-    g.add_argument("--neg-hops", type=int, default=5,
+    g.add_argument("--neg-hops", type=nonnegative_int, default=5,
                    help="far negatives are more than this many hops from the anchor")
     g.add_argument("--neg-candidates", choices=["all", "train"], default="all",
                    help="pool of negative candidates: all nodes or the training nodes")
@@ -84,11 +90,35 @@ def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     g.add_argument("--similarity", choices=["dot", "cosine"], default="cosine",
                    help="pair score of the loss (cosine = dot product of the L2-normalised "
                         "embeddings, as the original)")
-    g.add_argument("--margin", type=float, default=1.0, help="margin of --loss margin")
-    g.add_argument("--probe-every", type=int, default=0,
+    g.add_argument("--margin", type=nonnegative_float, default=1.0,
+                   help="margin of --loss margin")
+    g.add_argument("--probe-every", type=nonnegative_int, default=0,
                    help="also probe every this many epochs and report test accuracy at the "
                         "best validation epoch (0: probe the final embeddings only)")
     return parser
+
+
+#: The options :func:`add_unsupervised_args` adds.
+OPTIONS = tuple(a.dest for a in add_unsupervised_args(argparse.ArgumentParser())._actions
+                if a.dest != "help")
+#: Options of the supervised training scripts that unsupervised training does not use.
+SUPERVISED_ONLY = ("impl", "ddp", "mode", "patience", "input_dropout")
+
+
+def check_unsupervised_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                            unsupervised: bool) -> None:
+    """``parser.error`` (one line, exit status 2) where an option given would be ignored:
+    :data:`SUPERVISED_ONLY` with ``unsupervised`` (it trains our GraphSAGE on neighbour-sampled
+    mini-batches in one process), :data:`OPTIONS` without it."""
+    if unsupervised:
+        given = changed(parser, args, [d for d in SUPERVISED_ONLY if hasattr(args, d)])
+        if given:
+            parser.error(f"not used by --unsupervised (it trains our GraphSAGE on "
+                         f"neighbour-sampled mini-batches in one process): {', '.join(given)}")
+    else:
+        given = changed(parser, args, OPTIONS)
+        if given:
+            parser.error(f"only used with --unsupervised: {', '.join(given)}")
 
 
 class UnsupervisedTrainer:
@@ -200,6 +230,7 @@ class UnsupervisedTrainer:
         while self.epoch < a.epochs:
             start = time.perf_counter()
             loss = self.train_epoch()
+            check_loss(loss, self.epoch + 1, a.lr)
             self.epoch += 1
             rec = {"epoch": self.epoch, "loss": loss, "time": time.perf_counter() - start,
                    "val_acc": nan, "test_acc": nan, "train_acc": nan, "C": nan}
@@ -252,16 +283,18 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         data: the graph; default: loaded from ``args.dataset`` / ``args.root``.
     """
     if data is None:
-        from pyg_course.train.cli import data_from_args
-
         data = data_from_args(args)
     for split in ("train", "val", "test"):
         if getattr(data, f"{split}_mask", None) is None:
             raise ValueError(f"unsupervised GraphSAGE: the probe needs data.{split}_mask")
     runs, seed = args.runs, args.seed
+    if runs < 1 or args.epochs < 1:
+        raise ValueError(f"runs and epochs must be at least 1, got {runs} and {args.epochs}")
     out = Path(args.out) if args.out else None
     ckpt_path = out / "checkpoint.pt" if out else None
-    cfg = {k: v for k, v in vars(args).items() if k not in _RESUME_FREE}
+    # Every option that defines the run; --runs may grow on resume.
+    flags = run_flags(args, free=("runs",))
+    record = {"kind": "unsupervised", "flags": flags}
     state = None
     if args.resume:
         if out is None:
@@ -269,9 +302,8 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
         state = load_checkpoint(ckpt_path)
         if state is None:
             print(f"resume: no checkpoint in {out}, starting from scratch")
-        elif state["config"] != cfg or state["seed"] != seed:
-            raise ValueError(f"resume: the checkpoint in {out} was written with other settings; "
-                             f"use the same arguments or another --out")
+        else:
+            check_resumable(state, ckpt_path, "unsupervised", flags)
     completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -287,18 +319,22 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
 
         def save(trainer_state, r=r, packed=packed):
             writer.submit({"run": r, "completed": packed, "trainer": trainer_state,
-                           "config": cfg, "seed": seed}, ckpt_path)
+                           **record}, ckpt_path)
 
         start = time.perf_counter()
-        with CheckpointWriter() as writer:
-            result = trainer.fit(checkpoint=save if out else None,
-                                 desc=f"{name} run {r + 1}/{runs}", seed=seed + r)
+        label = f"{name} run {r + 1}/{runs}"
+        try:
+            with CheckpointWriter() as writer:
+                result = trainer.fit(checkpoint=save if out else None, desc=label,
+                                     seed=seed + r)
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(f"{label} (seed {seed + r}): {exc}") from None
         result.update(seed=seed + r, time=time.perf_counter() - start)
         completed.append(result)
         if out is not None:
             torch.save(trainer.model.state_dict(), out / "model.pt")
             save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
-                         "config": cfg, "seed": seed}, ckpt_path)
+                         **record}, ckpt_path)
         print(f"{name} run {r + 1}/{runs} (seed {seed + r}): probe test "
               f"{100 * result['test_acc']:.2f}, val {100 * result['val_acc']:.2f} at epoch "
               f"{result['best_epoch']} "

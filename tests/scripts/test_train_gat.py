@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pyg_course.testing.scripts import load_script
+from pyg_course.train.checkpoint import CheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_gat.py"
@@ -61,3 +62,38 @@ def test_save_attention_needs_out(script, capsys):
     with pytest.raises(SystemExit) as exc:
         script.main(["--dataset", "CSBM", "--save-attention"])
     assert exc.value.code != 0 and "--save-attention needs --out" in capsys.readouterr().err
+
+
+def test_help_shows_this_scripts_defaults_once(script, capsys):
+    with pytest.raises(SystemExit):
+        script.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "report test accuracy at the best validation epoch as mean ± std over --runs seeds." \
+        in text
+    assert "epochs without val improvement (default: 100)" in text and "(default: off)" not in text
+    for default in ("maximum number of epochs (default: 1000)", "learning rate (default: 0.005)",
+                    "in [0, 1) (default: 0.6)", "heads of each hidden layer (default: 8)"):
+        assert default in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--heads", "0"], "--heads: must be at least 1, got 0"),
+    (["--output-heads", "-1"], "--output-heads: must be at least 1, got -1"),
+    (["--patience", "0"], "--patience: must be at least 1, got 0"),
+])
+def test_bad_options_are_one_line_errors(script, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        script.main(["--dataset", "CSBM", "--epochs", "1", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_resume_refuses_other_heads(script, tmp_path):
+    argv = ["--no-progress", "--dataset", "CSBM", "--epochs", "2", "--hidden", "4", "--heads",
+            "2", "--out", str(tmp_path)]
+    script.main(argv)
+    with pytest.raises(CheckpointError, match="other settings: --heads 2 -> 3;"):
+        script.main(argv + ["--resume", "--heads", "3"])
+    # --save-attention only writes files after training: it may be added on resume
+    script.main(argv + ["--resume", "--save-attention"])
+    assert (tmp_path / "attention.pt").is_file()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pyg_course.testing.scripts import load_script
+from pyg_course.train.checkpoint import CheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_sage.py"
@@ -37,9 +38,9 @@ def test_cora_minibatch_end_to_end(cora, tmp_path):
 # lstm trains in tests/nn/models/test_graphsage.py and tests/train/test_resume.py
 @pytest.mark.parametrize("aggr", ["gcn", "pool"])
 def test_other_aggregators_full_batch(cora, aggr):
+    extra = ["--aggr-channels", "32"] if aggr == "pool" else []
     res = _script().main(["--no-progress", "--dataset", "Cora", "--aggr", aggr, "--mode", "full",
-                          "--epochs", "15", "--lr", "0.05", "--hidden", "16",
-                          "--aggr-channels", "32"])
+                          "--epochs", "15", "--lr", "0.05", "--hidden", "16", *extra])
     assert res["summary"]["test_acc_mean"] > 0.5  # chance: about 0.3
 
 
@@ -52,20 +53,80 @@ def test_pyg_impl(cora):
     assert res["info"]["impl"] == "pyg" and "PyGGraphSAGE" in res["info"]["model"]
 
 
+def _error(argv, capsys):
+    """The one-line error (exit status 2) that ``main(argv)`` ends with."""
+    with pytest.raises(SystemExit) as exc:
+        _script().main(["--no-progress", "--dataset", "CSBM", "--epochs", "1", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err, err
+    return err.strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize("aggr", ["gcn", "lstm"])
-def test_pyg_impl_rejects_unfaithful_aggregators(aggr):
-    with pytest.raises(SystemExit, match="no faithful equivalent"):
-        _script().main(["--no-progress", "--dataset", "CSBM", "--aggr", aggr, "--impl", "pyg"])
+def test_pyg_impl_rejects_unfaithful_aggregators(aggr, capsys):
+    assert "no faithful equivalent" in _error(["--aggr", aggr, "--impl", "pyg"], capsys)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--aggr", "pool", "--aggr-channels", "0"], "--aggr-channels: must be at least 1, got 0"),
+    (["--aggr-channels", "-4"], "--aggr-channels: must be at least 1, got -4"),
+    (["--impl", "pyg", "--aggr-channels", "0"], "--aggr-channels: must be at least 1, got 0"),
+    (["--impl", "pyg", "--aggr", "pool", "--aggr-channels", "8"], "--impl pyg takes none of"),
+    (["--aggr", "mean", "--aggr-channels", "8"], "--aggr-channels is the hidden size of --aggr "
+                                                 "pool or lstm, not of --aggr mean"),
+    (["--input-dropout", "2"], "--input-dropout: must be in [0, 1), got 2"),
+    (["--num-neighbors", "5"], "--num-neighbors: give one value per layer (2 for --num-layers 2)"),
+    (["--num-neighbors", "5", "5", "5"], "one value per layer (2 for --num-layers 2), got 5 5 5"),
+    (["--num-layers", "3"], "one value per layer (3 for --num-layers 3), got 25 10"),
+    (["--num-neighbors", "0", "0"], "--num-neighbors: each value must be -1 (all) or at least 1"),
+    (["--num-neighbors", "-5", "3"], "each value must be -1 (all) or at least 1, got -5"),
+    (["--unsupervised", "--impl", "pyg"], "not used by --unsupervised"),
+    (["--unsupervised", "--ddp"], "not used by --unsupervised"),
+    (["--unsupervised", "--mode", "full"], "not used by --unsupervised (it trains our GraphSAGE "
+                                           "on neighbour-sampled mini-batches in one process): "
+                                           "--mode full"),
+    (["--unsupervised", "--patience", "5"], "not used by --unsupervised"),
+    (["--unsupervised", "--probe-every", "-1"], "--probe-every: must be at least 0, got -1"),
+    (["--unsupervised", "--runs", "0"], "--runs: must be at least 1, got 0"),
+    (["--unsupervised", "--num-negatives", "0"], "--num-negatives: must be at least 1, got 0"),
+    (["--walk-length", "3"], "only used with --unsupervised: --walk-length 3"),
+])
+def test_bad_options_are_one_line_errors(argv, message, capsys):
+    # Each of these trained before (silently ignoring the option or sampling nothing) or
+    # failed later with a traceback.
+    assert message in _error(argv, capsys)
+
+
+def test_full_batch_ignores_num_neighbors(monkeypatch):
+    module = _script()
+    monkeypatch.setattr(module, "run_experiment", lambda *a, **k: k["flags"])
+    flags = module.main(["--mode", "full", "--num-layers", "3", "--dataset", "CSBM"])
+    assert flags["--num-layers"] == 3 and flags["--num-neighbors"] == [25, 10]
 
 
 def test_unsupervised_flag_dispatches(monkeypatch):
     module = _script()
-    monkeypatch.setattr(module, "run_unsupervised", lambda args: {"called": args.walk_length})
-    assert module.main(["--unsupervised", "--walk-length", "3"]) == {"called": 3}
+    monkeypatch.setattr(module, "run_unsupervised",
+                        lambda args, data: {"called": args.walk_length, "nodes": data.num_nodes})
+    assert module.main(["--unsupervised", "--walk-length", "3", "--dataset", "CSBM"]) == \
+        {"called": 3, "nodes": 2000}
 
 
-def test_ddp_without_torchrun_is_a_clear_error(monkeypatch):
+def test_ddp_without_torchrun_is_a_clear_error(monkeypatch, capsys):
     for name in ("RANK", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(RuntimeError, match="torchrun"):
-        _script().main(["--ddp", "--dataset", "CSBM", "--epochs", "1", "--no-progress"])
+    assert "start the script with torchrun" in _error(["--ddp"], capsys)
+
+
+def test_resume_of_an_unsupervised_run_is_refused(tmp_path):
+    out = str(tmp_path)
+    unsup = ["--unsupervised", "--hidden", "8", "--batch-size", "1000", "--num-negatives", "2",
+             "--neg-hops", "1", "--num-walks", "2", "--out", out]
+    _script().main(["--no-progress", "--dataset", "CSBM", "--epochs", "1", *unsup])
+    with pytest.raises(CheckpointError, match="written by unsupervised training"):
+        _script().main(["--no-progress", "--dataset", "CSBM", "--epochs", "1", "--resume",
+                        "--out", out])
+    with pytest.raises(CheckpointError, match=r"other settings: --hidden 8 -> 16, "
+                                              r"--num-walks 2 -> 3;"):
+        _script().main(["--no-progress", "--dataset", "CSBM", "--epochs", "1", "--resume",
+                        *unsup, "--hidden", "16", "--num-walks", "3"])

@@ -6,7 +6,8 @@ import torch
 from pyg_course.datasets import csbm
 from pyg_course.nn.models import GCN
 from pyg_course.train import TrainConfig, Trainer, load_checkpoint, mean_std, run_experiment
-from pyg_course.train.checkpoint import save_atomic
+from pyg_course.train.checkpoint import CheckpointError, save_atomic
+from pyg_course.train.loop import NonFiniteLossError
 
 
 def _data():
@@ -103,3 +104,80 @@ def test_nan_features_rejected_by_trainer():
     data.x[0, 0] = float("inf")
     with pytest.raises(ValueError, match="NaN/inf"):
         Trainer(_build(data)(), data, TrainConfig(progress=False))
+
+
+def test_config_rejects_values_that_would_crash_later():
+    for kwargs in ({"patience": 0}, {"batch_size": 0}, {"num_workers": -1}, {"epochs": 0},
+                   {"num_neighbors": [10, 0]}, {"num_neighbors": [-5]}):
+        with pytest.raises(ValueError):
+            TrainConfig(**kwargs)
+    assert TrainConfig(num_neighbors=[-1, 3]).num_neighbors == [-1, 3]
+
+
+def test_no_runs_is_an_error():
+    data = _data()
+    with pytest.raises(ValueError, match="runs must be at least 1, got 0"):
+        run_experiment(_build(data), data, TrainConfig(epochs=1, progress=False), runs=0)
+
+
+def test_non_finite_loss_stops_training():
+    data = _data()
+    trainer = Trainer(_build(data)(), data, TrainConfig(epochs=10, progress=False))
+    step = trainer.train_epoch
+    trainer.train_epoch = lambda: step() if trainer.epoch == 0 else float("nan")
+    saved = []
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 2: training diverged; "
+                                                 r"lower the learning rate \(--lr, now 0.01\)"):
+        trainer.fit(checkpoint=saved.append)
+    assert trainer.epoch == 1 and len(saved) == 1  # the diverged epoch is neither kept nor saved
+
+
+def test_resume_names_what_differs(tmp_path):
+    data = _data()
+    cfg = TrainConfig(epochs=2, progress=False)
+    flags = {"--hidden": 8, "--dataset": "CSBM"}
+    run_experiment(_build(data), data, cfg, runs=1, out=tmp_path, flags=flags)
+    where = f"resume: the checkpoint {tmp_path / 'checkpoint.pt'} was written with other settings"
+    # The command's flags, in its words ...
+    with pytest.raises(CheckpointError) as exc:
+        run_experiment(_build(data), data, cfg, runs=1, out=tmp_path, resume=True,
+                       flags={**flags, "--hidden": 16, "--dataset": "Cora"})
+    assert str(exc.value) == (f"{where}: --hidden 8 -> 16, --dataset CSBM -> Cora; use the same "
+                              f"arguments or another --out")
+    # ... else what a library caller passed.
+    with pytest.raises(CheckpointError) as exc:
+        run_experiment(_build(data), data, TrainConfig(epochs=3, lr=0.1, progress=False),
+                       runs=2, out=tmp_path, resume=True, flags=flags, name="other")
+    assert str(exc.value) == (f"{where}: epochs 2 -> 3, lr 0.01 -> 0.1, runs 1 -> 2, "
+                              f"name experiment -> other; use the same arguments or another --out")
+
+
+def test_resume_checks_a_checkpoint_from_before_flags_were_recorded(tmp_path):
+    # Such a checkpoint recorded the training config, runs and seed only.
+    data = _data()
+    cfg = TrainConfig(epochs=2, progress=False)
+    run_experiment(_build(data), data, cfg, runs=1, out=tmp_path)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    old = {k: state[k] for k in ("run", "completed", "trainer")}
+    old.update(config={k: v for k, v in state["settings"].items()
+                       if k not in ("runs", "seed", "name")}, runs=1, seed=0)
+    save_atomic(old, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="other settings: epochs 2 -> 3, seed 0 -> 1;"):
+        run_experiment(_build(data), data, TrainConfig(epochs=3, progress=False), runs=1,
+                       seed=1, out=tmp_path, resume=True, flags={"--hidden": 8})
+    res = run_experiment(_build(data), data, cfg, runs=1, out=tmp_path, resume=True,
+                         flags={"--hidden": 8})
+    assert len(res["runs"]) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x04garbage", b"not a checkpoint"])
+def test_unreadable_checkpoint(tmp_path, content):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f"cannot read the checkpoint {path} "):
+        load_checkpoint(path)
+    save_atomic({"epoch": 3}, path)  # readable, but not a training checkpoint
+    data = _data()
+    with pytest.raises(CheckpointError, match="is not a training checkpoint"):
+        run_experiment(_build(data), data, TrainConfig(epochs=1, progress=False),
+                       out=tmp_path, resume=True)

@@ -8,7 +8,9 @@ import torch
 
 import pyg_course.train.unsupervised as unsup
 from pyg_course.datasets import csbm
+from pyg_course.train.checkpoint import CheckpointError
 from pyg_course.train.cli import normalize_features, training_parser
+from pyg_course.train.loop import NonFiniteLossError
 
 
 def parse(argv):
@@ -78,3 +80,41 @@ def test_results_and_resume(tmp_path, monkeypatch):
     for a, b in zip(full["runs"], resumed["runs"]):
         assert a["test_acc"] == b["test_acc"] and a["final_loss"] == pytest.approx(
             b["final_loss"], rel=1e-6)
+
+
+TINY = ["--epochs", "1", "--hidden", "8", "--batch-size", "400", "--num-negatives", "2",
+        "--neg-hops", "1", "--num-walks", "2", "--device", "cpu", "--no-progress"]
+
+
+def _tiny_data():
+    return csbm(num_nodes=400, num_val=100, num_test=200, seed=1)
+
+
+def test_non_finite_loss_stops_training(monkeypatch):
+    monkeypatch.setattr(unsup.UnsupervisedTrainer, "step", lambda self, anchors: float("inf"))
+    with pytest.raises(NonFiniteLossError, match=r"run 1/1 \(seed 4\): the training loss is inf "
+                                                 r"at epoch 1: training diverged; lower the "
+                                                 r"learning rate \(--lr, now 0.01\)"):
+        unsup.run_unsupervised(parse(TINY + ["--seed", "4"]), data=_tiny_data())
+
+
+def test_resume_names_the_setting_that_differs(tmp_path):
+    data = _tiny_data()
+    argv = TINY + ["--out", str(tmp_path)]
+    first = unsup.run_unsupervised(parse(argv), data=data)
+    with pytest.raises(CheckpointError) as exc:
+        unsup.run_unsupervised(parse(argv + ["--resume", "--walk-length", "3", "--lr", "0.1"]),
+                               data=data)
+    assert str(exc.value) == (
+        f"resume: the checkpoint {tmp_path / 'checkpoint.pt'} was written with other settings: "
+        f"--lr 0.01 -> 0.1, --walk-length 5 -> 3; use the same arguments or another --out")
+    # More runs, another device or no progress bar: resumes, keeping the finished run.
+    more = unsup.run_unsupervised(parse(argv + ["--resume", "--runs", "2"]), data=data)
+    assert more["runs"][0] == first["runs"][0] and len(more["runs"]) == 2
+
+
+def test_bad_values_are_refused_when_parsed():
+    for argv in (["--probe-every", "-1"], ["--num-negatives", "0"], ["--walk-length", "0"],
+                 ["--margin", "nan"], ["--neg-hops", "-1"]):
+        with pytest.raises(SystemExit):
+            parse(argv)
