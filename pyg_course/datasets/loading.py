@@ -118,6 +118,17 @@ def check_features(x: Optional[torch.Tensor], where: str) -> None:
     """Raise ``ValueError`` if ``x`` holds NaN or inf values (counted, with the first row)."""
     if x is None or not torch.is_floating_point(x):
         return
+    if x.is_sparse or x.layout in (torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr,
+                                   torch.sparse_bsc):
+        x = x.to_sparse_coo().coalesce()  # only the stored values can be NaN/inf
+        bad_values = ~torch.isfinite(x.values())
+        if bad_values.any():
+            rows = x.indices()[0, bad_values].unique()
+            raise ValueError(
+                f"{where}: features contain {int(bad_values.sum())} NaN/inf values "
+                f"in {rows.numel()} nodes (first: node {int(rows[0])})"
+            )
+        return
     bad = ~torch.isfinite(x)
     if bad.any():
         rows = bad.any(dim=-1).nonzero().view(-1) if x.dim() > 1 else bad.nonzero().view(-1)

@@ -100,11 +100,19 @@ def resolve_device(spec: str | torch.device) -> torch.device:
 def prepare_features(model: torch.nn.Module, data: Data, max_density: float = 0.1) -> Data:
     """Store sparse bag-of-words features as a CSR matrix when ``model`` can use them
     (``model.supports_sparse_features``), so that dropout and the first product touch only
-    the non-zeros. Returns a shallow copy; ``data`` is left as it is."""
+    the non-zeros. Features that are already ``torch.sparse`` become CSR (any layout), or
+    dense for a model that cannot use them. Returns a shallow copy; ``data`` is left as it is."""
     check_features(data.x, "training data")
-    if not getattr(model, "supports_sparse_features", False) or data.x is None:
+    if data.x is None:
         return data
+    sparse_ok = getattr(model, "supports_sparse_features", False)
     if is_torch_sparse_tensor(data.x):
+        if data.x.layout == torch.sparse_csr and sparse_ok:
+            return data
+        data = copy.copy(data)
+        data.x = data.x.to_sparse_csr() if sparse_ok else data.x.to_dense()
+        return data
+    if not sparse_ok:
         return data
     density = float((data.x != 0).sum()) / max(data.x.numel(), 1)
     if density > max_density:
