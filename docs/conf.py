@@ -131,10 +131,11 @@ class PygCourseAPI(Directive):
                 if getattr(o, "__module__", "pyg_course").startswith("pyg_course")]
         foreign = [(n, o) for n, o in members if (n, o) not in ours]
         # Classes first, then functions, then constants; alphabetical within each.
-        own = sorted(((n, o) for n, o in ours if _owner(o) == modname),
+        # A member no listed module claims is documented here (linking it would point nowhere).
+        own = sorted(((n, o) for n, o in ours if _owner(o) in (modname, None)),
                      key=lambda m: (0 if inspect.isclass(m[1]) else 1 if callable(m[1]) else 2,
                                     m[0].lower()))
-        other = [(n, o) for n, o in ours if _owner(o) != modname]
+        other = [(n, o) for n, o in ours if _owner(o) not in (modname, None)]
 
         lines = [f".. currentmodule:: {modname}", "", ".. autosummary::", "   :nosignatures:", ""]
         lines += [f"   {name}" for name, obj in own if inspect.isclass(obj) or callable(obj)]

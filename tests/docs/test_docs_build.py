@@ -23,3 +23,8 @@ def test_docs_build_without_warnings(tmp_path):
         assert (out / page).is_file(), f"{page} was not built"
     api = (out / "api" / "nn.html").read_text()
     assert "GCNConv" in api and "class=\"math" in api, "the layer docstrings' math is missing"
+    for page in sorted((out / "api").glob("*.html")):
+        text = page.read_text()
+        assert '<span class="pre">None.' not in text, (
+            f"{page.name} links a member to no module ('None.<name>'): add its module to "
+            f"API_MODULES in docs/conf.py or document it with pyg-course-api")
