@@ -68,6 +68,7 @@ API_MODULES = [
     "pyg_course.transforms",
     "pyg_course.nn.models.deepwalk",
     "pyg_course.train.cli",
+    "pyg_course.argtypes",
     "pyg_course.train.unsupervised",
     "pyg_course.train.distributed",
     "pyg_course.train.experiment",

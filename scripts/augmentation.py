@@ -15,16 +15,17 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
-import os
 from pathlib import Path
 
 import torch
 from torch_geometric.transforms import Compose
 from torch_geometric.utils import degree, dropout_edge
 
-from pyg_course.datasets import load_dataset, num_classes
+from pyg_course.argtypes import out_prefix, positive_int, probability
+from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GCN, GraphSAGE
 from pyg_course.train import TrainConfig, run_experiment
+from pyg_course.train.cli import load_or_exit
 from pyg_course.transforms import (
     AddRandomWalkPE,
     ClusteringCoefficient,
@@ -87,37 +88,6 @@ def build(model: str, data, hidden: int, dropout: float):
     return make
 
 
-def drop_rate(text: str) -> float:
-    """An edge-drop rate in ``[0, 1)``."""
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def out_prefix(out: str) -> Path:
-    """``--out`` as a file prefix: a folder (ending in a separator, or existing) gets
-    ``<folder>/augmentation``."""
-    if out.endswith(("/", os.sep)) or Path(out).is_dir():
-        return Path(out) / "augmentation"
-    return Path(out)
-
-
-def load(name: str, root):
-    """``load_dataset`` that exits with the loader's one-line message."""
-    try:
-        return load_dataset(name, root=root)
-    except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
-
-
 def run(data, model, args, config, name):
     res = run_experiment(build(model, data, args.hidden, args.dropout), data, config,
                          runs=args.runs, seed=args.seed, name=name)
@@ -134,7 +104,7 @@ def main(argv=None):
     p.add_argument("--augmentations", nargs="+", default=None, choices=names, metavar="NAME",
                    help="subset of the feature augmentations (default: all); quote names with "
                         "spaces: " + ", ".join(f"'{n}'" for n in names))
-    p.add_argument("--drop-rates", type=drop_rate, nargs="+", default=[0.5, 0.9],
+    p.add_argument("--drop-rates", type=probability, nargs="+", default=[0.5, 0.9],
                    help="fractions in [0, 1) of Cora's undirected edges removed for the "
                         "sparse-graph study")
     p.add_argument("--root", default=None)
@@ -158,8 +128,8 @@ def main(argv=None):
     config = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                          patience=args.patience, device=args.device, progress=False)
     # Every dataset is loaded before anything trains: a missing one fails at once.
-    bases = {name: load(name, args.root) for name in args.datasets}
-    cora = load("Cora", args.root)
+    bases = {name: load_or_exit(name, args.root) for name in args.datasets}
+    cora = load_or_exit("Cora", args.root)
     rows = []
 
     def record(**row):
@@ -204,7 +174,7 @@ def main(argv=None):
                        num_features=data.num_features, num_edges=data.edge_index.size(1))
     torch.set_rng_state(gen_state)
 
-    out = out_prefix(args.out)
+    out = out_prefix(args.out, "augmentation")
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{out}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)

@@ -19,13 +19,13 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
 import statistics
 from pathlib import Path
 
 import torch
 from torch_geometric import seed_everything
 
+from pyg_course.argtypes import out_prefix, positive_int
 from pyg_course.datasets import DATASETS, num_classes
 from pyg_course.metrics.smoothing import smoothing_report
 from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
@@ -49,13 +49,6 @@ NOT_SETTINGS = {"out", "resume", "no_progress", "device", "root", "depths", "rem
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def parser():
@@ -133,14 +126,6 @@ def cell_settings(args) -> dict:
     return json.loads(json.dumps(s))
 
 
-def out_prefix(out: str) -> Path:
-    """``--out`` as a file prefix: a folder (ending in a separator, or existing) gets
-    ``<folder>/oversmoothing``."""
-    if out.endswith(("/", os.sep)) or Path(out).is_dir():
-        return Path(out) / "oversmoothing"
-    return Path(out)
-
-
 def finished_rows(csv_path: Path, settings: dict) -> list:
     """The rows of an earlier sweep to keep; exits with one line if the file is not such a CSV
     or was made with other settings."""
@@ -207,7 +192,7 @@ def main(argv=None):
         setattr(args, dest, default)
     if args.quick:
         args.epochs, args.patience = 5, None
-    prefix = out_prefix(args.out)
+    prefix = out_prefix(args.out, "oversmoothing")
     csv_path, png_path = Path(f"{prefix}.csv"), Path(f"{prefix}.png")
     done = []
     if args.resume and csv_path.is_file():

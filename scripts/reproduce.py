@@ -15,6 +15,7 @@ import argparse
 import difflib
 from pathlib import Path
 
+from pyg_course.argtypes import positive_int
 from pyg_course.reproduce import (
     REPO,
     experiments,
@@ -25,13 +26,6 @@ from pyg_course.reproduce import (
     unmatched,
     write_tables,
 )
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def main(argv=None):

@@ -20,10 +20,12 @@ import time
 import numpy as np
 import torch
 
-from pyg_course.datasets import DATASETS, load_dataset
+from pyg_course.argtypes import out_folder_error
+from pyg_course.datasets import DATASETS
 from pyg_course.metrics import evaluate_node_embeddings
 from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
 from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.train.cli import load_or_exit
 from pyg_course.train.loop import resolve_device
 
 #: Per-dataset defaults (found on the validation split / the 50% ratio; see docs/results).
@@ -123,15 +125,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> torch.de
                 f"got {args.walk_length} with --window-size {args.window_size}")
     if args.passes > 1 and args.optimizer != "sgd":
         p.error(f"argument --passes: must be 1 with --optimizer adam, got {args.passes}")
-    if args.out is not None:
-        out = os.path.abspath(args.out)
-        if os.path.exists(out) and not os.path.isdir(out):
-            p.error(f"argument --out: {args.out} exists and is not a folder")
-        parent = out
-        while not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-            p.error(f"argument --out: cannot write {args.out} ({parent} is not a writable folder)")
+    why = out_folder_error(args.out) if args.out is not None else None
+    if why:
+        p.error(f"argument --out: {args.out}: {why}")
     try:
         return resolve_device(args.device)
     except (RuntimeError, ValueError) as exc:
@@ -212,10 +208,7 @@ def main(argv=None) -> dict:
         if getattr(args, key) is None:
             setattr(args, key, preset[key])
     device = check_args(p, args)
-    try:
-        data = load_dataset(args.dataset, root=args.root)
-    except (ValueError, FileNotFoundError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    data = load_or_exit(args.dataset, args.root)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     label = "faction" if name == "KarateClub" and "faction" in data else "y"

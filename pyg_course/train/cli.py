@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional
@@ -19,6 +18,15 @@ from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional
 import torch
 from torch_geometric.data import Data
 
+from pyg_course.argtypes import (
+    nonnegative_float,
+    nonnegative_int,
+    num_neighbors,
+    out_folder_error,
+    positive_float,
+    positive_int,
+    probability,
+)
 from pyg_course.datasets import DATASETS, load_dataset
 from pyg_course.train.checkpoint import CheckpointError
 from pyg_course.train.loop import NonFiniteLossError, TrainConfig
@@ -33,62 +41,6 @@ RESUME_FREE = ("resume", "no_progress", "num_workers", "out", "device", "root")
 
 
 # ---------------------------------------------------------------------------- option types
-def _number(text: str, kind: type) -> Any:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
-
-
-def positive_int(text: str) -> int:
-    """``type=`` of an integer option that must be at least 1."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    """``type=`` of an integer option that must be at least 0."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """``type=`` of a finite number > 0 (e.g. a learning rate)."""
-    value = _number(text, float)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def nonnegative_float(text: str) -> float:
-    """``type=`` of a finite number >= 0 (e.g. a weight decay)."""
-    value = _number(text, float)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    """``type=`` of a dropout probability, in [0, 1) (1 would drop every value)."""
-    value = _number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def num_neighbors(text: str) -> int:
-    """``type=`` of one ``--num-neighbors`` value: ``-1`` (all neighbours) or at least 1."""
-    value = _number(text, int)
-    if value != -1 and value < 1:
-        raise argparse.ArgumentTypeError(f"each value must be -1 (all) or at least 1, got {value}")
-    return value
-
-
 def dataset(text: str) -> str:
     """``type=`` of ``--dataset``: a known name in any case, returned as its canonical name."""
     name = DATASETS.get(text.lower())
@@ -214,13 +166,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                      f"{' '.join(map(str, args.num_neighbors))}")
     if args.resume and args.out is None:
         parser.error("--resume needs --out, the folder holding checkpoint.pt")
-    if args.out is not None:
-        # The folder, or the first of its parents that exists, must be a folder.
-        path = Path(args.out).expanduser()
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        if path.exists() and not path.is_dir():
-            parser.error(f"--out {args.out}: {path} is a file, not a folder")
+    why = out_folder_error(args.out) if args.out is not None else None
+    if why:
+        parser.error(f"--out {args.out}: {why}")
 
 
 def check_node_classification(data: Data, name: str) -> None:
@@ -258,20 +206,31 @@ def run_flags(args: argparse.Namespace, free: Iterable[str] = ()) -> Dict[str, A
     return {flag(k): v for k, v in sorted(vars(args).items()) if k not in skip}
 
 
-def data_from_args(args: argparse.Namespace, root: Optional[str] = None,
-                   parser: Optional[argparse.ArgumentParser] = None,
-                   node_classification: bool = False) -> Data:
-    """Load ``--dataset`` from ``--root``; exits with the loader's one-line message on error
-    (through ``parser.error`` if given). With ``node_classification``, a dataset without node
-    features, single-label classes or the train/val/test split is such an error too."""
+def load_or_exit(name: str, root: Optional[str] = None,
+                 parser: Optional[argparse.ArgumentParser] = None,
+                 check: Optional[Callable[[Data, str], None]] = None) -> Data:
+    """``load_dataset(name, root)`` for a script: a missing, corrupt or unknown dataset (or
+    one ``check(data, name)`` refuses with ``ValueError``) exits with the one-line message,
+    through ``parser.error`` if given."""
     try:
-        data = load_dataset(args.dataset, root=root or args.root)
-        if node_classification:
-            check_node_classification(data, DATASETS.get(args.dataset.lower(), args.dataset))
+        data = load_dataset(name, root=root)
+        if check is not None:
+            check(data, DATASETS.get(name.lower(), name))
     except (ValueError, FileNotFoundError) as exc:
         if parser is not None:
             parser.error(str(exc))
         raise SystemExit(f"error: {exc}") from None
+    return data
+
+
+def data_from_args(args: argparse.Namespace, root: Optional[str] = None,
+                   parser: Optional[argparse.ArgumentParser] = None,
+                   node_classification: bool = False) -> Data:
+    """Load ``--dataset`` from ``--root`` (:func:`load_or_exit`). With
+    ``node_classification``, a dataset without node features, single-label classes or the
+    train/val/test split is an error too."""
+    data = load_or_exit(args.dataset, root or args.root, parser,
+                        check_node_classification if node_classification else None)
     if not getattr(args, "no_normalize_features", True):
         data = normalize_features(data)
     return data

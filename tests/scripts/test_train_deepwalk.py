@@ -73,7 +73,7 @@ def test_train_deepwalk_runs_seeds_and_hierarchical_softmax(tmp_path):
 ])
 def test_bad_options_fail_up_front_in_one_line(flags, option, monkeypatch, capsys):
     script = _load_script()
-    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr(script, "load_or_exit", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(SystemExit) as exc:
         script.main(["--dataset", "KarateClub", "--no-progress", *flags])
     assert exc.value.code == 2
@@ -84,7 +84,7 @@ def test_bad_options_fail_up_front_in_one_line(flags, option, monkeypatch, capsy
 def test_cuda_without_cuda_is_an_option_error(monkeypatch, capsys):
     script = _load_script()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr(script, "load_or_exit", lambda *a, **k: pytest.fail("data loaded"))
     with pytest.raises(SystemExit) as exc:
         script.main(["--dataset", "KarateClub", "--device", "cuda"])
     assert exc.value.code == 2
@@ -95,7 +95,7 @@ def test_cuda_without_cuda_is_an_option_error(monkeypatch, capsys):
 @pytest.mark.parametrize("where", ["file", "below_file"])
 def test_out_that_cannot_be_a_folder_fails_before_training(where, tmp_path, monkeypatch, capsys):
     script = _load_script()
-    monkeypatch.setattr(script, "load_dataset", lambda *a, **k: pytest.fail("data loaded"))
+    monkeypatch.setattr(script, "load_or_exit", lambda *a, **k: pytest.fail("data loaded"))
     (tmp_path / "file").write_text("taken")
     out = tmp_path / "file" if where == "file" else tmp_path / "file" / "run"
     with pytest.raises(SystemExit) as exc:
