@@ -104,7 +104,9 @@ def _find_raw(name: str, root: Optional[str | os.PathLike],
     return None, roots
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"`` (at most 200 characters of it): an exception
+    quoted inside one-line error messages about a file that could not be read."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
 
@@ -166,9 +168,9 @@ def _planetoid_error(name: str, source: Path, raw: Path, exc: Exception) -> Data
         try:
             read_file(str(raw), name.lower(), part)
         except Exception as file_exc:
-            return _corrupt(name, source / f"ind.{name.lower()}.{part}", _describe(file_exc))
+            return _corrupt(name, source / f"ind.{name.lower()}.{part}", describe_error(file_exc))
     return DatasetCorruptError(f"dataset {name!r}: the raw files in {source} are corrupt: each "
-                               f"parses, but they do not fit together ({_describe(exc)})")
+                               f"parses, but they do not fit together ({describe_error(exc)})")
 
 
 def _load_planetoid(name: str, root: Optional[str | os.PathLike]) -> Data:
@@ -203,7 +205,7 @@ def _load_planetoid(name: str, root: Optional[str | os.PathLike]) -> Data:
                 raise _planetoid_error(name, source, tmp / name / "raw", exc) from exc
             # no files and no network: say where we looked
             raise _not_found(name, roots, "Planetoid raw files ind." + name.lower() + ".*",
-                             _describe(exc)) from None
+                             describe_error(exc)) from None
         try:  # a stale copy is moved aside first: renames are atomic, rmtree is not
             if target.exists():
                 os.replace(target, tmp / "stale")
@@ -226,7 +228,7 @@ def _load_blogcatalog(root: Optional[str | os.PathLike]) -> Data:
     try:
         mat = scipy.io.loadmat(str(path))
     except Exception as exc:
-        raise _corrupt("BlogCatalog", path, _describe(exc)) from exc
+        raise _corrupt("BlogCatalog", path, describe_error(exc)) from exc
     missing = [k for k in ("network", "group") if k not in mat]
     if missing:
         found = sorted(k for k in mat if not k.startswith("__"))
@@ -236,7 +238,7 @@ def _load_blogcatalog(root: Optional[str | os.PathLike]) -> Data:
         adj = scipy.sparse.coo_matrix(mat["network"])
         group = scipy.sparse.csr_matrix(mat["group"])
     except Exception as exc:
-        raise _corrupt("BlogCatalog", path, _describe(exc)) from exc
+        raise _corrupt("BlogCatalog", path, describe_error(exc)) from exc
     if adj.shape[0] != adj.shape[1] or group.shape[0] != adj.shape[0]:
         raise _corrupt("BlogCatalog", path, f"'network' is {adj.shape[0]}x{adj.shape[1]} and "
                                             f"'group' {group.shape[0]}x{group.shape[1]}, expected "

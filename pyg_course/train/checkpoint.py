@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from pyg_course.datasets.loading import describe_error
+
 
 def rng_state() -> Dict[str, Any]:
     """The state of torch's (CPU and CUDA), NumPy's and Python's generators."""
@@ -149,11 +151,8 @@ def load_checkpoint(path: str | os.PathLike) -> Optional[Dict[str, Any]]:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # whatever the unpickler trips over, the file is the cause
-        text = str(exc).strip()
-        why = f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else \
-            type(exc).__name__
-        raise CheckpointError(f"cannot read the checkpoint {path} ({why}); delete it, or run "
-                              f"without --resume to start over") from exc
+        raise CheckpointError(f"cannot read the checkpoint {path} ({describe_error(exc)}); "
+                              f"delete it, or run without --resume to start over") from exc
 
 
 _UNSET = object()

@@ -129,7 +129,7 @@ def run_experiment(
             save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
                          **record}, ckpt_path)
         if main:
-            print(f"{name} run {r + 1}/{runs} (seed {seed + r}): test "
+            print(f"{label} (seed {seed + r}): test "
                   f"{100 * result['test_acc']:.2f} at best val {100 * result['val_acc']:.2f} "
                   f"(epoch {result['best_epoch']})")
 

@@ -335,7 +335,7 @@ def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> D
             torch.save(trainer.model.state_dict(), out / "model.pt")
             save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
                          **record}, ckpt_path)
-        print(f"{name} run {r + 1}/{runs} (seed {seed + r}): probe test "
+        print(f"{label} (seed {seed + r}): probe test "
               f"{100 * result['test_acc']:.2f}, val {100 * result['val_acc']:.2f} at epoch "
               f"{result['best_epoch']} "
               f"(loss {result['final_loss']:.4f}, far-negative fallback "

@@ -33,11 +33,11 @@ def _graph(seed=0, n=40):
                 val_mask=masks[1], test_mask=masks[2])
 
 
-def _trainer(variants, argv, data=None):
+def _trainer(variants, argv):
     args = variants.parser().parse_args(argv)
     torch.manual_seed(0)
     model = GraphSAGE(6, 8, 2, 3, aggr="pool", aggr_channels=4)
-    return variants.variant_trainer(args)(model, data or _graph(),
+    return variants.variant_trainer(args)(model, _graph(),
                                           TrainConfig(epochs=3, lr=0.05, progress=False))
 
 
