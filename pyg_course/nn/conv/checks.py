@@ -6,6 +6,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
 from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
@@ -24,10 +25,37 @@ def check_node_features(x: Tensor, in_channels: int, where: str) -> None:
                          f"shape {tuple(x.shape)}")
 
 
+#: Index ranges of the edge_index tensors already checked: tensor -> (version, max source,
+#: max target). Keyed by identity (a tensor's ``==`` is elementwise) and held weakly, so a
+#: graph that is dropped leaves the cache with it.
+_CHECKED_EDGE_INDEX: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def compiling() -> bool:
+    """True while ``torch.compile`` traces the caller: input checks step aside then (they
+    would synchronise with the device and break the graph); eager calls check as usual."""
+    return torch.compiler.is_compiling()
+
+
+def _version(t: Tensor) -> Optional[int]:
+    """``t._version``, or ``None`` for an inference tensor (which has no version counter)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
+
+
 def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str,
                      hint: str = "") -> None:
     """``edge_index`` must be a ``(2, E)`` integer tensor with sources in ``[0, num_src)`` and
-    targets in ``[0, num_dst)``; ``hint`` is appended to the out-of-range message."""
+    targets in ``[0, num_dst)``; ``hint`` is appended to the out-of-range message.
+
+    The range is read from the device once per graph: the largest source and target index are
+    remembered for the tensor (until it is modified in place), so a graph checked before is
+    compared with ``num_src``/``num_dst`` as plain integers, without a device synchronisation,
+    by every layer and every later call. Skipped while ``torch.compile`` traces."""
+    if compiling():
+        return
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"{where}: edge_index must have shape (2, num_edges), "
                          f"got {tuple(edge_index.shape)}")
@@ -36,15 +64,21 @@ def check_edge_index(edge_index: Tensor, num_src: int, num_dst: int, where: str,
                         f"got {edge_index.dtype}")
     if edge_index.numel() == 0:
         return
-    lo, hi = edge_index.aminmax(dim=1)
-    lo, hi = lo.tolist(), hi.tolist()
-    if min(lo) < 0:
-        raise IndexError(f"{where}: edge_index contains a negative node index ({min(lo)})")
-    if hi[0] >= num_src:
-        raise IndexError(f"{where}: edge_index has source node {hi[0]} but there are only "
+    version = _version(edge_index)
+    seen = _CHECKED_EDGE_INDEX.get(edge_index)
+    if seen is None or version is None or seen[0] != version:
+        lo, hi = edge_index.aminmax(dim=1)
+        lo, hi = lo.tolist(), hi.tolist()
+        if min(lo) < 0:
+            raise IndexError(f"{where}: edge_index contains a negative node index ({min(lo)})")
+        seen = (version, hi[0], hi[1])
+        if version is not None:
+            _CHECKED_EDGE_INDEX[edge_index] = seen
+    if seen[1] >= num_src:
+        raise IndexError(f"{where}: edge_index has source node {seen[1]} but there are only "
                          f"{num_src} source nodes (valid indices 0..{num_src - 1}){hint}")
-    if hi[1] >= num_dst:
-        raise IndexError(f"{where}: edge_index has target node {hi[1]} but there are only "
+    if seen[2] >= num_dst:
+        raise IndexError(f"{where}: edge_index has target node {seen[2]} but there are only "
                          f"{num_dst} target nodes (valid indices 0..{num_dst - 1}){hint}")
 
 
