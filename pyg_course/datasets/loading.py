@@ -32,6 +32,10 @@ _PLANETOID = ("Cora", "CiteSeer", "PubMed")
 _PLANETOID_RAW = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
 
+#: The raw files shipped inside the package (see its README.md and SHA256SUMS).
+EMBEDDED_ROOT = Path(__file__).resolve().parent / "data"
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset's files are in none of the searched folders and cannot be downloaded, or a
     folder given as ``root`` lacks some of them."""
@@ -102,6 +106,33 @@ def _find_raw(name: str, root: Optional[str | os.PathLike],
             )
         return raw, roots
     return None, roots
+
+
+def embedded_raw(name: str, raw_names: list[str]) -> Optional[Path]:
+    """The ``raw`` folder of the copy of ``name`` shipped inside the package, after checking
+    every file against ``SHA256SUMS``; ``None`` if the package ships no copy of it.
+
+    Raises:
+        DatasetCorruptError: a shipped file is missing or differs from its checksum.
+    """
+    import hashlib
+
+    raw = EMBEDDED_ROOT / name / "raw"
+    if not raw.is_dir():
+        return None
+    sums = {}
+    for line in (EMBEDDED_ROOT / "SHA256SUMS").read_text().splitlines():
+        digest, _, rel = line.strip().partition("  ")
+        sums[rel] = digest
+    for n in raw_names:
+        path = raw / n
+        want = sums.get(f"{name}/raw/{n}")
+        got = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        if want is None or got != want:
+            raise _corrupt(name, path, "missing" if got is None else
+                           f"sha256 {got[:12]}... differs from the shipped checksum "
+                           f"{str(want)[:12]}...; reinstall pyg_course")
+    return raw
 
 
 def describe_error(exc: BaseException) -> str:
@@ -187,6 +218,8 @@ def _load_planetoid(name: str, root: Optional[str | os.PathLike]) -> Data:
     if processed and (source is None or all(_same_file(source / n, target / "raw" / n)
                                             for n in raw_names)):
         return Planetoid(str(cache), name)[0]
+    if source is None and root is None:
+        source = embedded_raw(name, raw_names)  # None (PubMed): PyG downloads it
 
     # Process in a private temporary folder, then move it into place, so that concurrent
     # processes never read a half-written file, a failure leaves the cache as it was, and the
@@ -222,6 +255,8 @@ def _load_blogcatalog(root: Optional[str | os.PathLike]) -> Data:
     import scipy.sparse
 
     raw, roots = _find_raw("BlogCatalog", root, ["blogcatalog.mat"])
+    if raw is None and root is None:
+        raw = embedded_raw("BlogCatalog", ["blogcatalog.mat"])
     if raw is None:
         raise _not_found("BlogCatalog", roots, "blogcatalog.mat")
     path = raw / "blogcatalog.mat"
@@ -276,8 +311,10 @@ def load_dataset(name: str, root: Optional[str | os.PathLike] = None, **kwargs) 
     only ``root`` is read and it must hold every raw file. Without it, the folders searched are
     ``$PYG_COURSE_DATA`` (with a warning, and skipped, if it is not a folder) and then
     ``<cache folder>/data``; the first that has a ``<Name>/`` subfolder is used and must be
-    complete. If none has one, the dataset processed earlier in the cache folder is used, else it
-    is downloaded (Planetoid only, where the network is reachable). The source folder is only
+    complete. If none has one, the dataset processed earlier in the cache folder is used, else
+    the copy shipped inside the package (Cora, CiteSeer, BlogCatalog; each file checked against
+    its SHA-256 checksum), else it is downloaded (PubMed, where the network is reachable). The
+    source folder is only
     read: processed files are written under the cache folder (:func:`cache_root`), together with
     a copy of the raw files they come from, and are rebuilt whenever the source's raw files
     differ from that copy.
