@@ -17,6 +17,7 @@ from torch import Tensor
 from torch_geometric.utils import remove_self_loops, scatter
 
 from pyg_course.nn.conv.checks import check_edge_index
+from pyg_course.utils.sparse import to_csr
 
 DEFAULT_CHUNK = 1024
 #: Cosine distances at most this are rounding errors of identical directions and count as 0.
@@ -162,9 +163,9 @@ def _hop_blocks(edge_index: Tensor, num_nodes: int, max_hops: int, chunk_size: i
     search by sparse-dense products, so memory is ``O(B |V|)``."""
     ei, _ = remove_self_loops(edge_index)
     # A^T as a CSR matrix: column b of (A^T @ F) marks the nodes one step from frontier b.
-    adj_t = torch.sparse_coo_tensor(ei.flip(0), torch.ones(ei.size(1), device=device),
-                                    (num_nodes, num_nodes),
-                                    check_invariants=False).coalesce().to_sparse_csr()
+    adj_t = to_csr(torch.sparse_coo_tensor(ei.flip(0), torch.ones(ei.size(1), device=device),
+                                           (num_nodes, num_nodes),
+                                           check_invariants=False).coalesce())
     for start in range(0, num_nodes, chunk_size):
         rows = torch.arange(start, min(start + chunk_size, num_nodes), device=device)
         local = torch.arange(rows.numel(), device=device)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from pyg_course.datasets import check_features
 from pyg_course.nn.conv.checks import index_rows
 from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
+from pyg_course.utils.sparse import to_csr
 
 SPLITS = ("train", "val", "test")
 
@@ -110,7 +111,7 @@ def prepare_features(model: torch.nn.Module, data: Data, max_density: float = 0.
         if data.x.layout == torch.sparse_csr and sparse_ok:
             return data
         data = copy.copy(data)
-        data.x = data.x.to_sparse_csr() if sparse_ok else data.x.to_dense()
+        data.x = to_csr(data.x) if sparse_ok else data.x.to_dense()
         return data
     if not sparse_ok:
         return data
@@ -118,7 +119,7 @@ def prepare_features(model: torch.nn.Module, data: Data, max_density: float = 0.
     if density > max_density:
         return data
     data = copy.copy(data)
-    data.x = data.x.to_sparse_csr()
+    data.x = to_csr(data.x)
     return data
 
 

@@ -9,6 +9,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from pyg_course.nn.conv.checks import check_edge_index
+from pyg_course.utils.sparse import to_csr
 
 SUPPORTED_LENGTHS = (3, 4, 5)
 
@@ -62,9 +63,9 @@ def cycle_counts(edge_index: Tensor, num_nodes: int, max_length: int = 5,
         raise ValueError(f"cycle_counts: max_length must be one of {SUPPORTED_LENGTHS} "
                          f"(closed-form corrections exist up to 5-cycles), got {max_length}")
     ei = simple_undirected(edge_index, num_nodes, "cycle_counts")
-    adj = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
-                                  (num_nodes, num_nodes),
-                                  check_invariants=False).coalesce().to_sparse_csr()
+    adj = to_csr(torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
+                                         (num_nodes, num_nodes),
+                                         check_invariants=False).coalesce())
     deg = torch.bincount(ei[0], minlength=num_nodes).to(torch.float64)
     walks = torch.zeros(max_length + 1, num_nodes, dtype=torch.float64)
     spike = torch.zeros(num_nodes, dtype=torch.float64)  # sum_j A_ij d_j (A^2)_ij

@@ -11,6 +11,7 @@ from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce
 
 from pyg_course.transforms.cycle_counts import simple_undirected
+from pyg_course.utils.sparse import to_csr
 
 
 def khop_virtual_edges(edge_index: Tensor, num_nodes: int, k: int = 2,
@@ -34,9 +35,9 @@ def khop_virtual_edges(edge_index: Tensor, num_nodes: int, k: int = 2,
     if max_per_node is not None and max_per_node < 1:
         raise ValueError(f"khop_virtual_edges: max_per_node must be positive, got {max_per_node}")
     ei = simple_undirected(edge_index, num_nodes, "khop_virtual_edges")
-    adj = torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
-                                  (num_nodes, num_nodes),
-                                  check_invariants=False).coalesce().to_sparse_csr()
+    adj = to_csr(torch.sparse_coo_tensor(ei, torch.ones(ei.size(1), dtype=torch.float64),
+                                         (num_nodes, num_nodes),
+                                         check_invariants=False).coalesce())
     new_src, new_dst = [], []
     for start in range(0, num_nodes, chunk_size):
         rows = torch.arange(start, min(start + chunk_size, num_nodes))

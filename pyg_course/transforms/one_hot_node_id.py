@@ -9,6 +9,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from pyg_course.transforms.cycle_counts import set_node_features
+from pyg_course.utils.sparse import csr_tensor
 
 
 class OneHotNodeId(BaseTransform):
@@ -49,9 +50,8 @@ class OneHotNodeId(BaseTransform):
             device = torch.device("cpu")
         if self.sparse:
             idx = torch.arange(n, device=device)
-            data.x = torch.sparse_csr_tensor(torch.arange(n + 1, device=device), idx,
-                                             torch.ones(n, device=device), (n, n),
-                                             check_invariants=False)  # the identity
+            data.x = csr_tensor(torch.arange(n + 1, device=device), idx,
+                                torch.ones(n, device=device), (n, n))  # the identity
             return data
         return set_node_features(data, torch.eye(n, device=device), self.cat)
 

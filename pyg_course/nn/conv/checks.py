@@ -10,6 +10,8 @@ from torch.utils.weak import WeakIdKeyDictionary
 from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
+from pyg_course.utils.sparse import csr_tensor
+
 
 def check_node_features(x: Tensor, in_channels: int, where: str) -> None:
     """``x`` must be a 2-D floating tensor (dense or torch.sparse) with ``in_channels`` columns."""
@@ -154,6 +156,5 @@ def index_rows(x: Tensor, index: Tensor) -> Tensor:
     # Position of every kept entry: its row's start in x plus its offset within the row.
     pos = (torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
            + torch.arange(nnz, dtype=crow.dtype, device=crow.device))
-    # Rows of a valid CSR tensor stay valid: opt out of the invariant check explicitly.
-    return torch.sparse_csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)),
-                                   check_invariants=False)
+    # Rows of a valid CSR tensor stay valid: no invariant check needed.
+    return csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)))
