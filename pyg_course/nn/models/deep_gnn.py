@@ -244,7 +244,8 @@ class DeepGNN(LayerStack):
         # The adjacency is normalised once per forward pass, so each layer runs only its own
         # transform, fused sparse aggregation and bias (GCNConv.forward would re-check and
         # re-convert the same matrix in every one of up to 64 layers).
-        return conv.propagate(adj_t, x=conv._project(h), edge_weight=None)
+        out = conv.propagate(adj_t, x=conv._project(h), edge_weight=None)
+        return out if conv.bias is None else out + conv.bias
 
     def embed(self, x: Tensor, edge_index: Adj) -> Tensor:
         """:attr:`last_hidden` of an evaluation-mode forward pass (restores the mode)."""
