@@ -27,14 +27,19 @@ def dense_adj(edge_index, num_dst, num_src):
 
 def dense_reference(conv, x_src, x_dst, edge_index):
     """The layer's formula written densely in float64."""
+    x_dst_raw = x_dst
     a = dense_adj(edge_index, x_dst.size(0), x_src.size(0))
     deg = a.sum(1, keepdim=True)
+    if conv.project:  # pool always projects
+        x_src = torch.relu(x_src @ conv.lin.weight.t() + conv.lin.bias)
+        x_dst = torch.relu(x_dst @ conv.lin.weight.t() + conv.lin.bias) if conv.aggr == "gcn" \
+            else x_dst
     if conv.aggr == "mean":
         agg = (a @ x_src) / deg.clamp(min=1)
     elif conv.aggr == "gcn":
         agg = (a @ x_src + x_dst) / (deg + 1)
-    elif conv.aggr == "pool":
-        h = torch.relu(x_src @ conv.lin.weight.t() + conv.lin.bias)
+    elif conv.aggr in ("max", "pool"):
+        h = x_src
         masked = torch.where(a.unsqueeze(-1) > 0, h.unsqueeze(0), torch.tensor(float("-inf"),
                                                                                dtype=h.dtype))
         agg = masked.max(1).values
@@ -50,13 +55,13 @@ def dense_reference(conv, x_src, x_dst, edge_index):
     if conv.lin_l.bias is not None:
         out = out + conv.lin_l.bias
     if conv.root_weight:
-        out = out + x_dst @ conv.lin_r.weight.t()
+        out = out + x_dst_raw @ conv.lin_r.weight.t()
     if conv.normalize:
         out = out / out.norm(dim=-1, keepdim=True).clamp(min=1e-12)
     return out
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 @pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("out_channels", [3, 8])  # 3 < 5: mean/gcn transform before aggregating
 def test_dense_reference(aggr, normalize, out_channels):
@@ -68,7 +73,21 @@ def test_dense_reference(aggr, normalize, out_channels):
     torch.testing.assert_close(out, ref, atol=1e-10, rtol=1e-10)
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "lstm"])
+@pytest.mark.parametrize("out_channels", [3, 8])
+def test_dense_reference_project(aggr, out_channels):
+    conv = SAGEConv(5, out_channels, aggr=aggr, project=True, aggr_channels=6).double().eval()
+    assert conv.lin.weight.shape == (6, 5)
+    x = torch.randn(N, 5, dtype=torch.float64)
+    torch.testing.assert_close(conv(x, EDGES), dense_reference(conv, x, x, EDGES), atol=1e-10,
+                               rtol=1e-10)
+    x_dst = torch.randn(3, 5, dtype=torch.float64)
+    ei = EDGES[:, EDGES[1] < 3]
+    torch.testing.assert_close(conv((x, x_dst), ei), dense_reference(conv, x, x_dst, ei),
+                               atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 def test_dense_reference_bipartite(aggr):
     f_dst = 5 if aggr == "gcn" else 2
     conv = SAGEConv((5, f_dst), 4, aggr=aggr).double().eval()
@@ -81,7 +100,7 @@ def test_dense_reference_bipartite(aggr):
                                rtol=1e-10)
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 def test_isolated_nodes_get_zero_aggregate(aggr):
     conv = SAGEConv(4, 3, aggr=aggr).eval()
     x = torch.randn(5, 4)
@@ -96,7 +115,7 @@ def test_isolated_nodes_get_zero_aggregate(aggr):
     torch.testing.assert_close(out, expected)
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 def test_input_forms_and_edge_order_agree(aggr):
     conv = SAGEConv(5, 3, aggr=aggr).eval()
     x = torch.randn(N, 5)
@@ -114,7 +133,7 @@ def test_input_forms_and_edge_order_agree(aggr):
                                rtol=1e-6)
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool"])
 def test_bipartite_sparse_adjacency(aggr):
     conv = SAGEConv((4, 4), 3, aggr=aggr)
     x_src, x_dst = torch.randn(6, 4), torch.randn(3, 4)
@@ -189,7 +208,7 @@ def test_lstm_gradients_flow():
     assert x.grad[[0, 1, 2, 3, 4, 6]].abs().sum(1).gt(0).all()
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 def test_gradcheck(aggr):
     conv = SAGEConv(3, 2, aggr=aggr).double().eval()
     x = torch.randn(N, 3, dtype=torch.float64, requires_grad=True)
@@ -204,14 +223,14 @@ def test_lazy_in_channels_and_options():
     conv = SAGEConv(6, 4, root_weight=False, bias=False)
     assert not hasattr(conv, "lin_r") and conv.lin_l.bias is None
     assert SAGEConv(6, 4, aggr="lstm", aggr_channels=5).lstm.hidden_size == 5
-    assert repr(SAGEConv(16, 32, aggr="lstm")) == "SAGEConv(16, 32, aggr='lstm')"
+    assert repr(SAGEConv(16, 32, aggr="lstm")) == "SAGEConv(16, 32, aggr=lstm)"  # PyG's format
     out = SAGEConv(6, 4, normalize=True)(torch.randn(N, 6), EDGES)
     torch.testing.assert_close(out.norm(dim=-1), torch.ones(N))
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="'mean', 'gcn', 'pool', 'lstm'"):
-        SAGEConv(4, 4, aggr="max")
+    with pytest.raises(ValueError, match="'mean', 'max', 'gcn', 'pool', 'lstm'"):
+        SAGEConv(4, 4, aggr="sum")
     conv = SAGEConv((4, 2), 3)
     with pytest.raises(ValueError, match="target features"):
         conv((torch.randn(5, 4), torch.randn(3, 4)), EDGES[:, :2])
@@ -254,7 +273,7 @@ def test_lstm_aggregation_gradcheck():
     assert torch.autograd.gradcheck(lambda t: conv(t, EDGES), (x,))
 
 
-@pytest.mark.parametrize("aggr", ["mean", "gcn", "pool", "lstm"])
+@pytest.mark.parametrize("aggr", ["mean", "max", "gcn", "pool", "lstm"])
 @pytest.mark.parametrize("out_channels", [3, 8])  # 3 < 5: mean/gcn transform first
 @pytest.mark.parametrize("layout", [torch.sparse_csr, torch.sparse_coo])
 def test_sparse_features_equal_dense(aggr, out_channels, layout):
