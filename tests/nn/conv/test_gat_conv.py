@@ -215,7 +215,11 @@ def test_input_forms_agree(fuse):
                 edge_index.int()):
         torch.testing.assert_close(conv(x, adj), expected, atol=1e-12, rtol=1e-10)
     # the returned attention refers to the returned edges, whatever the input form
-    _, (ei, alpha) = conv(x, adj_t, return_attention_weights=True)
+    # (a SparseTensor input gets a SparseTensor of attention back, as in PyG)
+    _, att = conv(x, adj_t, return_attention_weights=True)
+    assert isinstance(att, SparseTensor) and att.sparse_sizes() == (n, n)
+    dst, src, alpha = att.coo()
+    ei = torch.stack([src, dst])
     _, ref_alpha, count = dense_gat(conv, x, x, edge_index)
     torch.testing.assert_close(alpha, edge_alpha_from_dense(ref_alpha, count, ei))
 
@@ -291,7 +295,9 @@ def test_bad_input():
 
 def test_repr():
     assert repr(GATConv(8, 8, heads=8)) == "GATConv(8, 8, heads=8)"
-    assert repr(GATConv(64, 7, heads=1, concat=False)) == "GATConv(64, 7, heads=1, concat=False)"
+    # PyG's repr: in/out channels and heads only, whatever the other options
+    assert repr(GATConv(64, 7, heads=1, concat=False)) == "GATConv(64, 7, heads=1)"
+    assert repr(GATConv((8, 16), 32, heads=2, residual=True)) == "GATConv((8, 16), 32, heads=2)"
 
 
 @pytest.mark.parametrize("fuse", [True, False])
