@@ -81,7 +81,8 @@ def main(argv=None):
         data = normalize_features(load_dataset(name, root=args.root))
         c = num_classes(data)
         torch.manual_seed(0)
-        ours = GCN(data.num_features, 16, 2, c, dropout=0.5, cached=True).to(device)
+        ours = GCN(data.num_features, 16, 2, c, dropout=0.5, input_dropout=0.5,
+                   cached=True).to(device)
         theirs = PyGGCN(data.num_features, 16, 2, c, dropout=0.5).to(device)
         ours_data = prepare_features(ours, data).to(device)
         theirs_data = data.to(device)

@@ -83,7 +83,7 @@ def build(model: str, data, hidden: int, dropout: float):
     def make():
         if model == "GCN":
             return GCN(data.num_features, hidden, 2, num_classes(data), dropout=dropout,
-                       cached=True)
+                       input_dropout=dropout, cached=True)
         return GraphSAGE(data.num_features, hidden, 2, num_classes(data), dropout=dropout)
     return make
 

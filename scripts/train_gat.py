@@ -5,8 +5,10 @@ best validation epoch as mean ± std over --runs seeds.
     python scripts/train_gat.py --dataset Cora --runs 10 --out runs/gat_cora --save-attention
 
 Defaults are the paper's Cora settings: 8 heads x 8 hidden units, 1 averaged output head,
-dropout 0.6 on inputs and attention, Adam lr 0.005, weight decay 5e-4, early stopping with
-patience 100 (on validation accuracy and loss). ``--save-attention`` writes the attention of the
+dropout 0.6 on inputs and attention, ELU, Adam lr 0.005, weight decay 5e-4, early stopping with
+patience 100 (on validation accuracy and loss). ``--hidden`` counts the units of one head, as
+the paper does: the hidden layers are ``--hidden x --heads`` wide (the ``hidden_channels`` of
+``GAT``, the total width). ``--save-attention`` writes the attention of the
 best model of the last run to ``--out/attention.pt`` and a plot of each node's attention
 entropy against uniform attention's, log(in-degree), to ``--out/attention_entropy.png``.
 """
@@ -31,9 +33,11 @@ from pyg_course.train.cli import (
 )
 
 
-def main(argv=None):
+def make_parser():
     parser = training_parser(__doc__, lr=0.005, weight_decay=5e-4, patience=100,
                              hidden=8, dropout=0.6, epochs=1000)
+    hidden = next(a for a in parser._actions if a.dest == "hidden")
+    hidden.help = "hidden units per head (a hidden layer is --hidden x --heads wide)"
     g = parser.add_argument_group("GAT")
     g.add_argument("--heads", type=positive_int, default=8, help="heads of each hidden layer")
     g.add_argument("--output-heads", type=positive_int, default=1,
@@ -42,6 +46,23 @@ def main(argv=None):
                    help="train our GAT, or the same model built from PyG's GATConv")
     g.add_argument("--save-attention", action="store_true",
                    help="write --out/attention.pt and --out/attention_entropy.png")
+    return parser
+
+
+def build_model(args, num_features: int, out_channels: int):
+    """The paper's GAT: ``--heads`` heads of ``--hidden`` units each in the hidden layers,
+    ``--output-heads`` averaged output heads, dropout on every layer's input and on the
+    attention, ELU."""
+    if args.impl == "pyg":
+        return PyGGAT(num_features, args.hidden, args.num_layers, out_channels,
+                      heads=args.heads, dropout=args.dropout, output_heads=args.output_heads)
+    return GAT(num_features, args.hidden * args.heads, args.num_layers, out_channels,
+               heads=args.heads, output_heads=args.output_heads, dropout=args.dropout,
+               input_dropout=args.dropout, act="elu")
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
     if args.save_attention and args.out is None:
@@ -52,15 +73,14 @@ def main(argv=None):
     config = config_from_args(args)
 
     def build():
-        cls = GAT if args.impl == "ours" else PyGGAT
-        return cls(data.num_features, args.hidden, args.num_layers, num_classes(data),
-                   heads=args.heads, dropout=args.dropout, output_heads=args.output_heads)
+        return build_model(args, data.num_features, num_classes(data))
 
     name = f"GAT {args.dataset}" + (" (PyG)" if args.impl == "pyg" else "")
     results = run_experiment(build, data, config, runs=args.runs, seed=args.seed, out=args.out,
                              resume=args.resume, name=name,
                              flags=run_flags(args, free=("save_attention",)),
-                             info={"model": repr(build()), "impl": args.impl})
+                             info={"model": repr(build()), "impl": args.impl,
+                                   "heads": args.heads, "output_heads": args.output_heads})
     if args.save_attention:
         out = Path(args.out)
         model = build()

@@ -19,20 +19,33 @@ from pyg_course.train.cli import (
 )
 
 
-def main(argv=None):
+def make_parser():
     parser = training_parser(__doc__)
     parser.add_argument("--impl", choices=["ours", "pyg"], default="ours",
                         help="train our GCN, or the same model built from PyG's GCNConv")
+    return parser
+
+
+def build_model(args, num_features: int, out_channels: int):
+    """The paper's GCN: dropout on the input features and between the layers; the normalised
+    adjacency is cached in full-batch (transductive) training only."""
+    cached = args.mode == "full"
+    if args.impl == "pyg":
+        return PyGGCN(num_features, args.hidden, args.num_layers, out_channels,
+                      dropout=args.dropout, cached=cached)
+    return GCN(num_features, args.hidden, args.num_layers, out_channels, dropout=args.dropout,
+               input_dropout=args.dropout, cached=cached)
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)
     data = data_from_args(args, parser=parser, node_classification=True)
     config = config_from_args(args)
 
     def build():
-        # The normalised adjacency is cached in full-batch (transductive) training only.
-        cls = GCN if args.impl == "ours" else PyGGCN
-        return cls(data.num_features, args.hidden, args.num_layers, num_classes(data),
-                   dropout=args.dropout, cached=args.mode == "full")
+        return build_model(args, data.num_features, num_classes(data))
 
     name = f"GCN {args.dataset}" + (" (PyG)" if args.impl == "pyg" else "")
     return run_experiment(build, data, config, runs=args.runs, seed=args.seed, out=args.out,

@@ -61,6 +61,21 @@ def parser():
     return p
 
 
+def build_model(args, num_features: int, out_channels: int):
+    """The supervised model: ``--num-layers`` SAGE layers with ``--aggr``, ReLU and dropout
+    between them, dropout ``--input-dropout`` on the input features."""
+    if args.impl == "pyg":
+        return PyGGraphSAGE(num_features, args.hidden, args.num_layers, out_channels,
+                            dropout=args.dropout, aggr=args.aggr,
+                            input_dropout=args.input_dropout)
+    aggr_channels = args.aggr_channels
+    if aggr_channels is None and args.aggr in AGGR_CHANNELS:
+        aggr_channels = AGGR_CHANNELS[args.aggr]
+    return GraphSAGE(num_features, args.hidden, args.num_layers, out_channels,
+                     dropout=args.dropout, aggr=args.aggr, jk=args.jk, normalize=args.normalize,
+                     aggr_channels=aggr_channels, input_dropout=args.input_dropout)
+
+
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
@@ -85,25 +100,16 @@ def main(argv=None):
     if args.unsupervised:
         return run_unsupervised(args, data=data)
     config = config_from_args(args)
-    aggr_channels = args.aggr_channels
-    if aggr_channels is None and args.aggr in AGGR_CHANNELS:
-        aggr_channels = AGGR_CHANNELS[args.aggr]
 
     def build():
-        if args.impl == "pyg":
-            return PyGGraphSAGE(data.num_features, args.hidden, args.num_layers,
-                                num_classes(data), dropout=args.dropout, aggr=args.aggr,
-                                input_dropout=args.input_dropout)
-        return GraphSAGE(data.num_features, args.hidden, args.num_layers, num_classes(data),
-                         dropout=args.dropout, aggr=args.aggr, jk=args.jk,
-                         normalize=args.normalize, aggr_channels=aggr_channels,
-                         input_dropout=args.input_dropout)
+        return build_model(args, data.num_features, num_classes(data))
 
     kwargs = dict(runs=args.runs, seed=args.seed, out=args.out, resume=args.resume,
                   flags=run_flags(args),
                   name=f"GraphSAGE-{args.aggr} {args.dataset}"
                        + (" (PyG)" if args.impl == "pyg" else ""),
-                  info={"model": repr(build()), "script": "train_sage.py", "ddp": args.ddp,
+                  info={"model": repr(build()), "aggr": args.aggr, "script": "train_sage.py",
+                        "ddp": args.ddp,
                         "impl": args.impl})
     if not args.ddp:
         return run_experiment(build, data, config, **kwargs)

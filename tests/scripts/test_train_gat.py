@@ -29,7 +29,8 @@ def test_cora_full_batch_with_attention(cora, tmp_path):
     res = json.loads((tmp_path / "results.json").read_text())
     # 7 classes; after 15 epochs the paper's model is far above the 30% of the largest class
     assert res["summary"]["test_acc_mean"] > 0.7
-    assert "heads=8" in res["info"]["model"] and res["config"]["lr"] == 0.005
+    assert res["info"]["model"] == "GAT(1433, 7, num_layers=2)"  # PyG's repr
+    assert res["info"]["heads"] == 8 and res["config"]["lr"] == 0.005
     layers = torch.load(tmp_path / "attention.pt")
     assert len(layers) == 2
     num_edges = cora.edge_index.size(1) + cora.num_nodes  # Cora has no self-loops
@@ -97,3 +98,54 @@ def test_resume_refuses_other_heads(script, tmp_path):
     # --save-attention only writes files after training: it may be added on resume
     script.main(argv + ["--resume", "--save-attention"])
     assert (tmp_path / "attention.pt").is_file()
+
+
+def old_paper_gat(num_features, hidden_per_head, num_layers, out_channels, heads, output_heads,
+                  dropout):
+    """The script's model as it was built before ``GAT`` took PyG's signature: explicit
+    GATConv layers of ``hidden_per_head`` units per head, dropout on every layer's input and
+    on the attention, ELU between the layers."""
+    from pyg_course.nn import GATConv
+
+    convs, size = torch.nn.ModuleList(), num_features
+    for _ in range(num_layers - 1):
+        convs.append(GATConv(size, hidden_per_head, heads=heads, dropout=dropout))
+        size = heads * hidden_per_head
+    convs.append(GATConv(size, out_channels, heads=output_heads, concat=False, dropout=dropout))
+
+    def forward(x, edge_index, training):
+        from pyg_course.nn.models import sparse_dropout
+
+        convs.train(training)
+        for i, conv in enumerate(convs):
+            x = conv(sparse_dropout(x, dropout, training), edge_index)
+            if i < num_layers - 1:
+                x = torch.nn.functional.elu(x)
+        return x
+
+    return convs, forward
+
+
+@pytest.mark.parametrize("argv", [[], ["--hidden", "4", "--heads", "3", "--output-heads", "2",
+                                       "--num-layers", "3", "--dropout", "0.3"]])
+def test_model_is_the_paper_model_as_before(script, argv):
+    """--hidden counts units per head: the script's model has the parameters, initial
+    weights and (same seed) training and evaluation outputs of the explicit layer stack."""
+    args = script.make_parser().parse_args(["--dataset", "CSBM", *argv])
+    torch.manual_seed(0)
+    convs, old_forward = old_paper_gat(12, args.hidden, args.num_layers, 3, args.heads,
+                                       args.output_heads, args.dropout)
+    torch.manual_seed(0)
+    model = script.build_model(args, 12, 3)
+    old_params, new_params = list(convs.parameters()), list(model.parameters())
+    assert sum(p.numel() for p in new_params) == sum(p.numel() for p in old_params)
+    for a, b in zip(old_params, new_params):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    x = torch.rand(20, 12).to_sparse_csr()
+    edge_index = torch.randint(0, 20, (2, 60))
+    for training in (True, False):
+        model.train(training)
+        torch.manual_seed(1)
+        new = model(x, edge_index)
+        torch.manual_seed(1)
+        torch.testing.assert_close(new, old_forward(x, edge_index, training))

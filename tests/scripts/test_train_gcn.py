@@ -190,3 +190,36 @@ def test_help_shows_the_description_and_each_default_once(script, capsys):
                     "in [0, 1) (default: 0.5)"):
         assert default in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+@pytest.mark.parametrize("argv", [[], ["--hidden", "8", "--num-layers", "3", "--dropout", "0.3"]])
+def test_model_is_the_paper_model_as_before(script, argv):
+    """The script's GCN drops out the input features and the hidden layers, as before the
+    model's input dropout became optional: same parameters and, with the same seed, the same
+    outputs as the explicit layer stack."""
+    from pyg_course.nn import GCNConv
+    from pyg_course.nn.models import sparse_dropout
+
+    args = script.make_parser().parse_args(["--dataset", "CSBM", *argv])
+    sizes = [12] + [args.hidden] * (args.num_layers - 1) + [3]
+    torch.manual_seed(0)
+    convs = torch.nn.ModuleList(GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+    torch.manual_seed(0)
+    model = script.build_model(args, 12, 3)
+    old_params, new_params = list(convs.parameters()), list(model.parameters())
+    assert sum(p.numel() for p in new_params) == sum(p.numel() for p in old_params)
+    for a, b in zip(old_params, new_params):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    x = torch.rand(20, 12)
+    edge_index = torch.randint(0, 20, (2, 60))
+    for training in (True, False):
+        model.train(training)
+        torch.manual_seed(1)
+        new = model(x, edge_index)
+        torch.manual_seed(1)
+        h = sparse_dropout(x, args.dropout, training)
+        for i, conv in enumerate(convs):
+            h = conv(h, edge_index)
+            if i < len(convs) - 1:
+                h = torch.nn.functional.dropout(h.relu(), args.dropout, training)
+        torch.testing.assert_close(new, h)

@@ -30,7 +30,8 @@ def test_cora_minibatch_end_to_end(cora, tmp_path):
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["summary"]["test_acc_mean"] > 0.72  # an untrained / broken model: ~0.1-0.3
     assert res["config"]["mode"] == "minibatch" and res["config"]["num_neighbors"] == [10, 5]
-    assert "aggr='mean'" in res["info"]["model"]
+    assert res["info"]["model"] == "GraphSAGE(1433, 7, num_layers=2)"  # PyG's repr
+    assert res["info"]["aggr"] == "mean"
     for name in ("history.csv", "curves.png", "checkpoint.pt", "model.pt"):
         assert (tmp_path / name).stat().st_size > 0
 
@@ -130,3 +131,93 @@ def test_resume_of_an_unsupervised_run_is_refused(tmp_path):
                                               r"--num-walks 2 -> 3;"):
         _script().main(["--no-progress", "--dataset", "CSBM", "--epochs", "1", "--resume",
                         *unsup, "--hidden", "16", "--num-walks", "3"])
+
+
+def old_sage(sizes, out_channels, dropout, input_dropout, jk, hidden, **conv_kwargs):
+    """GraphSAGE as it was built before taking PyG's BasicGNN: explicit SAGEConv layers, ReLU
+    and dropout between them (after every layer with jk), JK and a linear readout."""
+    import torch
+    from torch_geometric.nn import JumpingKnowledge
+
+    from pyg_course.nn import SAGEConv
+    from pyg_course.nn.models import sparse_dropout
+
+    num_layers = len(sizes) - 1
+    convs = torch.nn.ModuleList(SAGEConv(a, b, **conv_kwargs) for a, b in zip(sizes, sizes[1:]))
+    modules = torch.nn.ModuleList([convs])
+    if jk is not None:
+        if jk != "last":
+            modules.append(JumpingKnowledge(jk, hidden, num_layers))
+        modules.append(torch.nn.Linear(num_layers * hidden if jk == "cat" else hidden,
+                                       out_channels))
+
+    def forward(x, edge_index, training):
+        x = sparse_dropout(x, input_dropout, training)
+        xs = []
+        for i, conv in enumerate(convs):
+            x = conv(x, edge_index)
+            if i < num_layers - 1 or jk is not None:
+                x = torch.nn.functional.dropout(x.relu(), dropout, training)
+            xs.append(x)
+        if jk is None:
+            return x
+        x = modules[1](xs) if jk != "last" else xs[-1]
+        return modules[-1](x)
+
+    return modules, forward
+
+
+def check_same_model(old, old_forward, model):
+    import torch
+
+    old_params, new_params = list(old.parameters()), list(model.parameters())
+    assert sum(p.numel() for p in new_params) == sum(p.numel() for p in old_params)
+    for a, b in zip(old_params, new_params):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    x = torch.rand(20, 12)
+    edge_index = torch.randint(0, 20, (2, 60))
+    for training in (True, False):
+        model.train(training), old.train(training)
+        torch.manual_seed(1)
+        new = model(x, edge_index)
+        torch.manual_seed(1)
+        torch.testing.assert_close(new, old_forward(x, edge_index, training))
+
+
+@pytest.mark.parametrize("argv", [[], ["--aggr", "pool", "--jk", "cat", "--num-layers", "3"],
+                                  ["--aggr", "lstm", "--jk", "lstm", "--normalize"],
+                                  ["--jk", "last", "--input-dropout", "0"]])
+def test_model_is_the_model_as_before(argv):
+    """Same parameters and, with the same seed, the same outputs as the explicit stack."""
+    import torch
+
+    script = _script()
+    args = script.parser().parse_args(["--dataset", "CSBM", *argv])
+    channels = {"pool": 64, "lstm": 128}.get(args.aggr)
+    hidden = args.hidden
+    sizes = [12] + [hidden] * (args.num_layers - 1) + [hidden if args.jk else 3]
+    kwargs = dict(aggr=args.aggr, normalize=args.normalize, aggr_channels=channels)
+    torch.manual_seed(0)
+    old, old_forward = old_sage(sizes, 3, args.dropout, args.input_dropout, args.jk, hidden,
+                                **kwargs)
+    torch.manual_seed(0)
+    check_same_model(old, old_forward, script.build_model(args, 12, 3))
+
+
+@pytest.mark.parametrize("argv", [["--unsupervised"], ["--unsupervised", "--jk", "max"]])
+def test_unsupervised_encoder_is_the_model_as_before(argv):
+    import torch
+    from torch_geometric.data import Data
+
+    from pyg_course.train.unsupervised import build_model
+
+    script = _script()
+    args = script.parser().parse_args(["--dataset", "CSBM", *argv])
+    hidden = args.hidden
+    sizes = [12] + [hidden] * args.num_layers
+    torch.manual_seed(0)
+    old, old_forward = old_sage(sizes, hidden, args.dropout, 0.0, args.jk, hidden,
+                                aggr=args.aggr)
+    torch.manual_seed(0)
+    data = Data(x=torch.zeros(2, 12), edge_index=torch.empty(2, 0, dtype=torch.long))
+    check_same_model(old, old_forward, build_model(data, args))

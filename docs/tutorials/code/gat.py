@@ -71,8 +71,9 @@ except DatasetNotFoundError:
 
 torch.set_grad_enabled(True)
 torch.manual_seed(0)
-model = GAT(data.num_features, 8, num_layers=2, out_channels=num_classes(data), heads=8,
-            dropout=0.6)
+# hidden_channels is the total width of a hidden layer: 8 heads x 8 units = 64.
+model = GAT(data.num_features, 64, num_layers=2, out_channels=num_classes(data), heads=8,
+            output_heads=1, dropout=0.6, input_dropout=0.6, act="elu")
 config = TrainConfig(epochs=60, lr=0.005, weight_decay=5e-4, progress=False, device="cpu")
 trainer = Trainer(model, data, config)
 result = trainer.fit()

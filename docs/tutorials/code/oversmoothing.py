@@ -73,7 +73,7 @@ for name, transform in [("constant feature", Constant(cat=False)),
                         ("one-hot node id", OneHotNodeId(cat=False))]:
     g = transform(copy.copy(graph))
     torch.manual_seed(0)
-    model = GCN(g.num_features, 32, num_layers=2, out_channels=2, dropout=0.5)
+    model = GCN(g.num_features, 32, num_layers=2, out_channels=2, dropout=0.5, input_dropout=0.5)
     accuracy[name] = Trainer(model, g, config).fit()["test_acc"]
     print(f"CSBM without informative features, {name:16s}: test accuracy "
           f"{accuracy[name]:.3f}")

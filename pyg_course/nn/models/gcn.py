@@ -2,96 +2,152 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Final, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn.resolver import activation_resolver
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import is_torch_sparse_tensor
+from torch_geometric.utils import scatter
 
-from pyg_course.nn.conv.gcn_conv import GCNConv
-from pyg_course.nn.models.stack import LayerStack, check_dropout
+from pyg_course.nn.conv.checks import linear
+from pyg_course.nn.conv.gcn_conv import GCNConv, add_gcn_self_loops
+from pyg_course.nn.models.stack import BasicStack, sparse_dropout
 
-
-def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout on the stored values of a ``torch.sparse`` (COO or CSR) matrix.
-
-    Dense dropout on a bag-of-words matrix draws a random number for every entry, although
-    98.7% of Cora's are zero and stay zero; the original GCN code drops only the non-zeros.
-    The result has the same distribution as dense dropout (zeros stay zero, survivors are
-    scaled by ``1 / (1 - p)``) at the cost of the non-zeros alone. A dense ``x`` gets
-    ``F.dropout``, so a model calls this on whatever features it is given.
-    """
-    if not is_torch_sparse_tensor(x):
-        return F.dropout(x, p, training)
-    if not training or p == 0.0:
-        return x
-    if x.layout == torch.sparse_csr:
-        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
-                                       F.dropout(x.values(), p, True), x.size(),
-                                       check_invariants=False)  # x's own structure
-    x = x.coalesce()
-    return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.size(),
-                                   is_coalesced=True, check_invariants=False)
+__all__ = ["GCN", "sparse_dropout"]
 
 
-class GCN(LayerStack):
-    r"""The two-layer (or ``num_layers``-layer) GCN of `"Semi-supervised Classification with
-    Graph Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_:
+class GCN(BasicStack):
+    r"""The graph convolutional network of `"Semi-supervised Classification with Graph
+    Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_: ``num_layers``
+    :class:`~pyg_course.nn.GCNConv` layers,
 
     .. math::
-        \mathbf{Z} = \hat{\mathbf{A}}_{\mathrm{sym}} \, \sigma\big(\hat{\mathbf{A}}_{\mathrm{sym}}
-        \, \mathrm{drop}(\mathbf{X}) \mathbf{W}^{(0)}\big) \mathbf{W}^{(1)},
-        \qquad \hat{\mathbf{A}}_{\mathrm{sym}} = \hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
-        \hat{\mathbf{D}}^{-1/2}
+        \mathbf{H}^{(l+1)} = \mathrm{drop}\big(\sigma(\mathrm{norm}(\hat{\mathbf{A}}_{\mathrm{sym}}
+        \mathbf{H}^{(l)} \mathbf{W}^{(l)} + \mathbf{b}^{(l)}))\big), \qquad
+        \hat{\mathbf{A}}_{\mathrm{sym}} = \hat{\mathbf{D}}^{-1/2}\hat{\mathbf{A}}
+        \hat{\mathbf{D}}^{-1/2}, \qquad \mathbf{H}^{(0)} = \mathrm{drop}_{\mathrm{in}}(\mathbf{X}),
 
-    Same signature as :class:`torch_geometric.nn.models.GCN`, so one can replace the other.
-    As in the paper, dropout is applied to the input features as well as between layers
-    (PyG's ``BasicGNN`` skips the input; pass ``input_dropout=0.0`` for that behaviour).
-    A ``torch.sparse`` feature matrix is accepted, and then dropped out on its non-zeros only
-    (:func:`sparse_dropout`), which is what makes an epoch on Cora several times faster.
+    node-wise :math:`\mathbf{h}_i^{(l+1)} = \sigma\big(\sum_{j \in \mathcal{N}(i) \cup \{i\}}
+    \frac{\hat{a}_{ji}}{\sqrt{\hat{d}_j \hat{d}_i}} \mathbf{W}^{(l)} \mathbf{h}_j^{(l)}
+    + \mathbf{b}^{(l)}\big)`, the last layer without activation, normalisation and dropout
+    (unless ``jk`` is set). The same model as :class:`torch_geometric.nn.models.GCN` (same
+    signature, defaults, module names, state dict and ``repr``): a PyG model's state dict loads
+    into the model built with the same call and gives the same output.
+
+    The paper also drops out the input features: ``input_dropout=0.5`` (off by default, as in
+    PyG). A ``torch.sparse`` feature matrix is accepted and then dropped out on its non-zeros
+    only (:func:`sparse_dropout`), which makes an epoch on Cora several times faster.
 
     Args:
-        in_channels (int): input feature size.
+        in_channels (int): input feature size, or ``-1`` to take it from the first input.
         hidden_channels (int): hidden size.
         num_layers (int): number of :class:`GCNConv` layers.
-        out_channels (int, optional): output size; ``None`` keeps ``hidden_channels``.
-        dropout (float): dropout probability between layers, in :math:`[0, 1]`.
-            (default: ``0.0``)
-        act (str or Callable): activation between layers. (default: ``"relu"``)
-        input_dropout (float, optional): dropout on the input; ``None`` uses ``dropout``.
-        **kwargs: passed to every :class:`GCNConv` (e.g. ``cached=True``).
+        out_channels (int, optional): output size of the last layer (or of the final linear
+            map with ``jk``); ``None`` keeps ``hidden_channels``. (default: ``None``)
+        dropout (float): dropout probability after every layer but the last, in
+            :math:`[0, 1]`. (default: ``0.0``)
+        act (str or Callable, optional): activation. (default: ``"relu"``)
+        act_first (bool): activation before normalisation. (default: ``False``)
+        act_kwargs (Dict[str, Any], optional): arguments of ``act``. (default: ``None``)
+        norm (str or Callable, optional): normalisation after every layer but the last, e.g.
+            ``"batch_norm"``, ``"layer_norm"``. (default: ``None``)
+        norm_kwargs (Dict[str, Any], optional): arguments of ``norm``. (default: ``None``)
+        jk (str, optional): jumping-knowledge mode ``"last"``, ``"cat"``, ``"max"`` or
+            ``"lstm"`` combining every layer's output, followed by a linear map to
+            ``out_channels``. (default: ``None``)
+        input_dropout (float): keyword only: dropout probability on the input features, in
+            :math:`[0, 1]`. (default: ``0.0``)
+        **kwargs: passed to every :class:`GCNConv` (``improved``, ``cached``,
+            ``add_self_loops``, ``normalize``, ``bias``).
+
+    Shapes:
+        - **input:** node features :math:`(|\mathcal{V}|, F_{in})` (dense or ``torch.sparse``),
+          edge indices :math:`(2, |\mathcal{E}|)` or a sparse adjacency, edge weights
+          :math:`(|\mathcal{E}|)` *(optional)*
+        - **output:** :math:`(|\mathcal{V}|, F_{out})`
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: int,
-        num_layers: int,
-        out_channels: Optional[int] = None,
-        dropout: float = 0.0,
-        act: Union[str, Callable, None] = "relu",
-        input_dropout: Optional[float] = None,
-        **kwargs: Any,
-    ):
-        super().__init__(in_channels, hidden_channels, num_layers, out_channels)
-        check_dropout("GCN", "dropout", dropout)
-        if input_dropout is not None:
-            check_dropout("GCN", "input_dropout", input_dropout)
-        self.dropout = dropout
-        self.input_dropout = dropout if input_dropout is None else input_dropout
-        self.act = activation_resolver(act) if act is not None else torch.nn.Identity()
-        sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [self.out_channels]
-        self.convs = torch.nn.ModuleList(
-            GCNConv(sizes[i], sizes[i + 1], **kwargs) for i in range(num_layers)
-        )
+    supports_edge_weight: Final[bool] = True
+    supports_edge_attr: Final[bool] = False
+    supports_bipartite = False
+    _degrees = None
 
-    def forward(self, x: Tensor, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
-        x = sparse_dropout(x, self.input_dropout, self.training)
-        for i, conv in enumerate(self.convs):
-            x = conv(x, edge_index, edge_weight)
-            if i < self.num_layers - 1:
-                x = F.dropout(self.act(x), self.dropout, self.training)
-        return x
+    def init_conv(self, in_channels: int, out_channels: int, **kwargs) -> GCNConv:
+        return GCNConv(in_channels, out_channels, **kwargs)
+
+    def _conv(self, i, x, edge_index, edge_weight, edge_attr, n_id, attention) -> Tensor:
+        return self.convs[i](x, edge_index, edge_weight)
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Adj,
+        edge_weight: OptTensor = None,
+        edge_attr: OptTensor = None,
+        batch: OptTensor = None,
+        batch_size: Optional[int] = None,
+        num_sampled_nodes_per_hop: Optional[list] = None,
+        num_sampled_edges_per_hop: Optional[list] = None,
+    ) -> Tensor:
+        """Outputs for every node. ``edge_attr`` is ignored (as in PyG's ``GCN``); ``batch``
+        and ``batch_size`` go to a graph-wise normalisation; ``num_sampled_nodes_per_hop`` and
+        ``num_sampled_edges_per_hop`` (a ``NeighborLoader`` batch's) trim each layer's input
+        to the nodes it still needs."""
+        return self._forward(x, edge_index, edge_weight, None, batch, batch_size,
+                             num_sampled_nodes_per_hop, num_sampled_edges_per_hop)
+
+    def inference(self, loader, device=None, embedding_device="cpu", progress_bar=False,
+                  cache=False, *, progress=False, x=None) -> Tensor:
+        # A one-hop batch holds every in-edge of its seed nodes but not those of their
+        # neighbours, whose degrees the symmetric normalisation needs: they are taken from
+        # the whole graph, so that the result is exact.
+        self._degrees = self._graph_degrees(loader)
+        try:
+            return super().inference(loader, device, embedding_device, progress_bar, cache,
+                                     progress=progress, x=x)
+        finally:
+            self._degrees = None
+
+    inference.__doc__ = BasicStack.inference.__doc__
+
+    def _graph_degrees(self, loader):
+        """``(D^-1/2, self-loop weight)`` of every node of the loader's whole graph, per layer
+        with ``normalize=True`` (``None`` for a layer without normalisation)."""
+        self._check_inference_loader(loader, f"{type(self).__name__}.inference")
+        data = loader.data
+        edge_index = self._batch_edge_index(data).cpu()
+        out = []
+        for conv in self.convs:
+            if not conv.normalize:
+                out.append(None)
+                continue
+            ei, ew = edge_index, torch.ones(edge_index.size(1))
+            if conv.add_self_loops:
+                ei, ew = add_gcn_self_loops(edge_index, ew, data.num_nodes, conv.improved)
+            deg = scatter(ew, ei[1], dim=0, dim_size=data.num_nodes, reduce="sum")
+            loops = scatter(ew * (ei[0] == ei[1]), ei[1], dim=0, dim_size=data.num_nodes,
+                            reduce="sum")
+            out.append((deg.pow(-0.5).masked_fill(deg == 0, 0.0), loops))
+        return out
+
+    def _inference_layer(self, i: int, x_src: Tensor, x_dst: Tensor, edge_index: Tensor,
+                         n_id: Tensor) -> Tensor:
+        conv, size = self.convs[i], x_dst.size(0)
+        degrees = self._degrees[i]
+        if degrees is None:  # no normalisation: a seed's output needs only its own in-edges
+            return self._after_conv(i, conv(x_src, edge_index)[:size])
+        deg_inv_sqrt, loops = (t.to(edge_index.device) for t in degrees)
+        n_id = n_id.to(edge_index.device)
+        src, dst = edge_index
+        g_src, g_dst = n_id[src], n_id[dst]
+        not_loop = (g_src != g_dst).to(deg_inv_sqrt.dtype)
+        weight = deg_inv_sqrt[g_src] * deg_inv_sqrt[g_dst] * not_loop
+        h = linear(conv.lin, x_src, type(self).__name__)
+        out = scatter(weight.unsqueeze(-1).to(h.dtype) * h[src], dst, dim=0, dim_size=size,
+                      reduce="sum")
+        seeds = n_id[:size]
+        loop_weight = (deg_inv_sqrt[seeds] ** 2 * loops[seeds]).unsqueeze(-1).to(h.dtype)
+        out = out + loop_weight * h[:size]
+        if conv.bias is not None:
+            out = out + conv.bias
+        return self._after_conv(i, out)

@@ -49,7 +49,8 @@ def test_training_reaches_paper_accuracy_band(cora):
     from pyg_course.train.cli import normalize_features
 
     data = normalize_features(cora)
-    res = run_experiment(lambda: GCN(data.num_features, 16, 2, 7, dropout=0.5, cached=True),
+    res = run_experiment(lambda: GCN(data.num_features, 16, 2, 7, dropout=0.5, input_dropout=0.5,
+                                     cached=True),
                          data, TrainConfig(epochs=100, progress=False), runs=1, seed=0)
     assert res["summary"]["test_acc_mean"] > 0.77
 

@@ -23,7 +23,7 @@ def make(name, graph, dropout=0.0):
     torch.manual_seed(0)
     if name == "GraphSAGE":
         return GraphSAGE(graph.num_features, 8, 2, 3, dropout=dropout, input_dropout=dropout)
-    return GAT(graph.num_features, 4, 2, 3, heads=2, dropout=dropout)
+    return GAT(graph.num_features, 8, 2, 3, heads=2, dropout=dropout)
 
 
 MODELS = ["GraphSAGE", "GAT"]
