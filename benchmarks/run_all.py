@@ -62,6 +62,8 @@ BENCHMARKS = {b.name: b for b in [
                      "--train-nodes", "1024", "--repeats", "2")),
     Benchmark("gat", "GAT layer fwd+bwd vs PyG GATConv and the dense formulation",
               quick=("--graphs", "cora", "--repeats", "3")),
+    Benchmark("compile", "GCN/GraphSAGE/GAT train step, eager and torch.compile, vs PyG",
+              quick=("--graphs", "cora", "--repeats", "3")),
     Benchmark("unsup_sampling", "unsupervised-SAGE pair sampling vs a Python-set reference",
               quick=("--reps", "5", "--ref-reps", "1", "--big-nodes", "100000",
                      "--big-edges", "1000000", "--big-batches", "1"),
