@@ -78,6 +78,7 @@ API_MODULES = [
     "pyg_course.testing.graphs",
     "pyg_course.nn.conv.checks",
     "pyg_course.testing",
+    "pyg_course.utils.sparse",
 ]
 
 

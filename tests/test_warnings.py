@@ -11,7 +11,7 @@ from torch_geometric.data import Data
 from pyg_course.metrics import mad_gap
 from pyg_course.nn.conv.checks import index_rows
 from pyg_course.nn.models import GraphSAGE
-from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.utils.sparse import sparse_dropout
 from pyg_course.train.loop import prepare_features
 from pyg_course.transforms import OneHotNodeId, cycle_counts, khop_virtual_edges
 
@@ -28,6 +28,8 @@ one_hot = OneHotNodeId(sparse=True, cat=False)(Data(edge_index=ei, num_nodes=n))
 counts = cycle_counts(ei, n)
 extra = khop_virtual_edges(ei, n, k=2)
 gap = mad_gap(torch.randn(n, 4), ei)
+from pyg_course.nn.models import GCN
+out = GCN(40, 8, 2, 3, cached=True, input_dropout=0.5)(data.x, ei)  # fused CSR adjacency
 print("ran")
 """
 
@@ -42,3 +44,14 @@ def test_sparse_paths_print_no_torch_boilerplate():
     assert "ran" in proc.stdout
     for message in NOISE:
         assert message not in proc.stderr, proc.stderr
+
+
+def test_importing_the_package_leaves_the_warning_filters_alone():
+    # torch and PyG install filters of their own when imported: compare after them.
+    code = ("import warnings, torch, torch_geometric.nn, torch_geometric.loader; "
+            "before = list(warnings.filters); import pyg_course, pyg_course.nn, "
+            "pyg_course.train, pyg_course.datasets, pyg_course.utils.sparse; "
+            "assert warnings.filters == before, warnings.filters[:3]; print('same')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and "same" in proc.stdout, proc.stderr

@@ -10,7 +10,7 @@ from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from pyg_course.nn.conv.checks import check_edge_index
-from pyg_course.nn.models.gcn import sparse_dropout
+from pyg_course.utils.sparse import sparse_dropout
 
 
 class _DropoutConvStack(torch.nn.Module):

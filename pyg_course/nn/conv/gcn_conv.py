@@ -23,6 +23,7 @@ from pyg_course.nn.conv.checks import (
     compiling,
     linear,
 )
+from pyg_course.utils.sparse import to_csr
 
 _FLOWS = ("source_to_target", "target_to_source")
 
@@ -235,7 +236,7 @@ def gcn_norm(
     adj_t = torch.sparse_coo_tensor(torch.stack([dst, src]), weight, (n, n),
                                     check_invariants=False).coalesce()
     if layout == torch.sparse_csr:
-        adj_t = adj_t.to_sparse_csr()
+        adj_t = to_csr(adj_t)
     elif layout == torch.sparse_csc:
         adj_t = adj_t.to_sparse_csc()
     return adj_t, None
@@ -263,8 +264,8 @@ def fused_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> 
     size = (num_nodes, num_nodes)
     adj = torch.sparse_coo_tensor(torch.stack([dst, src]), edge_weight, size,
                                   check_invariants=False).coalesce()  # checked by the caller
-    adj_t = adj.to_sparse_csr()
-    adj_t.transposed = adj.t().coalesce().to_sparse_csr()
+    adj_t = to_csr(adj)
+    adj_t.transposed = to_csr(adj.t().coalesce())
     return adj_t
 
 

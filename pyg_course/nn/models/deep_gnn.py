@@ -17,8 +17,8 @@ from pyg_course.nn.conv.checks import (
     linear,
 )
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
-from pyg_course.nn.models.gcn import sparse_dropout
 from pyg_course.nn.models.stack import LayerStack, check_dropout, check_jk, check_real
+from pyg_course.utils.sparse import sparse_dropout
 
 #: The ``jk`` modes of :class:`DeepGNN`.
 JK_MODES = ("cat", "max", "lstm")

@@ -11,9 +11,9 @@ from torch_geometric.utils import scatter
 
 from pyg_course.nn.conv.checks import linear
 from pyg_course.nn.conv.gcn_conv import GCNConv, add_gcn_self_loops
-from pyg_course.nn.models.stack import BasicStack, sparse_dropout
+from pyg_course.nn.models.stack import BasicStack
 
-__all__ = ["GCN", "sparse_dropout"]
+__all__ = ["GCN"]
 
 
 class GCN(BasicStack):
@@ -36,7 +36,8 @@ class GCN(BasicStack):
 
     The paper also drops out the input features: ``input_dropout=0.5`` (off by default, as in
     PyG). A ``torch.sparse`` feature matrix is accepted and then dropped out on its non-zeros
-    only (:func:`sparse_dropout`), which makes an epoch on Cora several times faster.
+    only (:func:`~pyg_course.utils.sparse.sparse_dropout`), which makes an epoch on Cora
+    several times faster.
 
     Args:
         in_channels (int): input feature size, or ``-1`` to take it from the first input.

@@ -10,7 +10,6 @@ import numbers
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
@@ -20,6 +19,7 @@ from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.nn.conv.checks import check_node_features, index_rows
+from pyg_course.utils.sparse import sparse_dropout
 
 #: ``layer(i, x_src, x_dst, edge_index, n_id)`` -> the outputs of layer ``i`` for the batch's
 #: seed nodes (activation included).
@@ -28,28 +28,6 @@ Layer = Callable[[int, Tensor, Tensor, Tensor, Tensor], Tensor]
 
 #: The ``jk`` modes of PyG's ``BasicGNN`` (and of :class:`BasicStack`).
 JK_MODES = ("last", "cat", "max", "lstm")
-
-
-def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
-    """Dropout on the stored values of a ``torch.sparse`` (COO or CSR) matrix.
-
-    Dense dropout on a bag-of-words matrix draws a random number for every entry, although
-    98.7% of Cora's are zero and stay zero; the original GCN code drops only the non-zeros.
-    The result has the same distribution as dense dropout (zeros stay zero, survivors are
-    scaled by ``1 / (1 - p)``) at the cost of the non-zeros alone. A dense ``x`` gets
-    ``F.dropout``, so a model calls this on whatever features it is given.
-    """
-    if not is_torch_sparse_tensor(x):
-        return F.dropout(x, p, training)
-    if not training or p == 0.0:
-        return x
-    if x.layout == torch.sparse_csr:
-        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
-                                       F.dropout(x.values(), p, True), x.size(),
-                                       check_invariants=False)  # x's own structure
-    x = x.coalesce()
-    return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.size(),
-                                   is_coalesced=True, check_invariants=False)
 
 
 def check_int(where: str, name: str, value, minimum: int = 1) -> int:
