@@ -121,9 +121,6 @@ def test_out_that_is_a_file_is_refused_before_training(script, capsys, tmp_path)
 
 
 def test_blogcatalog_points_to_deepwalk(script, capsys):
-    root = os.environ.get("PYG_COURSE_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "BlogCatalog", "raw")):
-        pytest.skip("BlogCatalog raw files not found in $PYG_COURSE_DATA")
     line = _error(script, ["--dataset", "BlogCatalog"], capsys)
     assert "BlogCatalog has no node features, multi-label targets" in line
     assert "scripts/train_deepwalk.py" in line
