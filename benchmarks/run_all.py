@@ -272,7 +272,7 @@ def run_benchmark(bench: Benchmark, argv: list, out: Path, timeout=None):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", bench.name,
            str(json_path), *argv]
     start = time.perf_counter()
-    # A session of its own, so that a timeout also ends the benchmark's own subprocesses.
+    # Its own process group (setsid), so that a timeout also ends the benchmark's subprocesses.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:

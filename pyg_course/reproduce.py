@@ -142,15 +142,15 @@ def experiments() -> List[Experiment]:
                 # pool learns poorly from row-normalised bag-of-words (entries ~1/18):
                 # Cora, 10 seeds, 77.9 normalised vs 78.9 raw (docs/results/sage.md).
                 raw = ["--no-normalize-features"] if aggr == "pool" else []
-                # Cora's pool recipe, chosen on validation accuracy (sage.md, "Fifth session").
+                # Cora's pool recipe, chosen on validation accuracy (docs/results/sage.md).
                 recipe = POOL_CORA if aggr == "pool" and ds == "Cora" else []
                 exps.append(Experiment(
                     f"sage-{aggr}-{mode}-{ds.lower()}", "GraphSAGE (Hamilton et al., 2017)",
                     f"{ds}, {aggr}, {mode}", "train_sage.py",
                     ["--dataset", ds, "--aggr", aggr, "--mode", mode, *raw, *recipe],
                     # PyG's pool projects to the input width (1,433 on Cora, 3,703 on CiteSeer):
-                    # its peer is the Cora mini-batch row only (~100 s per seed; on CiteSeer one
-                    # seed took 11 minutes, docs/results/reproduce.md).
+                    # its peer is the Cora mini-batch row only (~100 s per seed on Cora, about
+                    # 11 minutes per seed on CiteSeer).
                     peer_args=(["--impl", "pyg"] if aggr == "mean"
                                or (aggr == "pool" and mode == "minibatch" and ds == "Cora")
                                else None),

@@ -1,5 +1,5 @@
-"""docs/results/pool_variants.py: each variant does what its flag says (the sweep numbers in
-docs/results/sage.md come from it), and a run with all of them ends like a train_sage.py run."""
+"""benchmarks/pool_variants.py: each variant does what its flag says, and a run with all of
+them ends like a train_sage.py run."""
 
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from pyg_course.nn.models import GraphSAGE
 from pyg_course.testing.scripts import load_script
 from pyg_course.train.loop import TrainConfig
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "results" / "pool_variants.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pool_variants.py"
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Exploratory variants of the training setup, for the GraphSAGE pool sweep of
-docs/results/sage.md ("Ninth session"): ``scripts/train_sage.py`` run with changes it has no
-option for. None of them beat the recipe on validation accuracy, so none became an option;
-this script keeps the measured numbers reproducible.
+"""Variants of the GraphSAGE training setup that ``scripts/train_sage.py`` has no option for:
+label smoothing, a self-loop per node, unit-l2 feature rows, evaluating an exponential moving
+average of the weights, and weight decay on the first layer only. The pool-aggregator
+comparison in docs/results/sage.md ("What we tried") uses it.
 
-    python docs/results/pool_variants.py --l2-rows -- --dataset Cora --aggr pool --runs 10 ...
+    python benchmarks/pool_variants.py --l2-rows -- --dataset Cora --aggr pool --runs 10 ...
 
 Everything after ``--`` goes to ``train_sage.py`` unchanged (not ``--ddp``, ``--resume`` or
 ``--unsupervised``: the variants live in a plain single-process run).
@@ -119,7 +119,7 @@ def main(argv: Optional[List[str]] = None):
     for refused in ("--ddp", "--resume", "--unsupervised"):
         if refused in rest:
             p.error(f"{refused} is not supported here (the variants are not checkpointed)")
-    script = load_script(Path(__file__).resolve().parents[2] / "scripts" / "train_sage.py")
+    script = load_script(Path(__file__).resolve().parents[1] / "scripts" / "train_sage.py")
     load = script.data_from_args
     script.data_from_args = lambda *a, **k: transform(load(*a, **k), args)
     script.run_experiment = functools.partial(script.run_experiment,
