@@ -1,4 +1,4 @@
-"""The samplers and CSRGraph reject what they used to misread: node ids outside the graph
+"""The samplers and CSRGraph reject what they would otherwise misread: node ids outside the graph
 (aliasing an edge's key), fractional counts and ids (silently truncated), non-finite or negative
 parameters (errors only at the first draw, or NaN probabilities), masks passed as integer ids,
 and a ``num_nodes`` that disagrees with a given CSRGraph. Valid alternatives (Python lists,
@@ -27,7 +27,7 @@ def _graph(seed=0, n=12, e=20):
 
 def test_has_edge_is_false_outside_the_graph():
     g = CSRGraph(torch.tensor([[0, 1], [1, 0]]), 4)
-    # (0, 4) and (1, -3) have the keys of the edges (1, 0) and (0, 1): no longer aliased.
+    # (0, 4) and (1, -3) share the keys of the edges (1, 0) and (0, 1): they must not alias.
     src, dst = torch.tensor([0, 1, -1, 0, 1, 4]), torch.tensor([4, -3, 1, 1, 0, 0])
     assert g.has_edge(src, dst).tolist() == [False, False, False, True, True, False]
     assert g.has_edge(src.int(), dst.int()).tolist() == [False, False, False, True, True, False]

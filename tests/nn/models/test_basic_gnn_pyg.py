@@ -138,7 +138,7 @@ def test_gat_output_heads_and_v2():
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_norm_jk_act_keywords_accepted(name):
-    # These calls used to be refused (norm=None included).
+    # PyG's BasicGNN keywords, norm=None included, are accepted.
     x, edge_index = small_graph()
     model = MODELS[name](8, 16, num_layers=2, out_channels=3, norm=None, jk=None,
                          act="elu", act_first=True, act_kwargs=None, norm_kwargs=None)

@@ -118,8 +118,8 @@ def test_option_boundaries_accepted():
 
 
 def test_out_channels_required():
-    # None used to fail inside torch.empty; 0 channels killed the interpreter (SIGFPE) in
-    # forward; hidden_channels=0 with gcnii divided by zero in reset_parameters.
+    # Unchecked, None would fail inside torch.empty, 0 channels would kill the interpreter
+    # (SIGFPE) in forward, and hidden_channels=0 with gcnii would divide by zero.
     with pytest.raises(TypeError, match="DeepGNN: out_channels .* is required, got None"):
         DeepGNN(3, 4, 3, None)
     with pytest.raises(ValueError, match="DeepGNN: out_channels must be at least 1"):

@@ -1,4 +1,4 @@
-"""DeepWalk and train_deepwalk reject what they used to misread: NaN weights and learning
+"""DeepWalk and train_deepwalk reject what they would otherwise misread: NaN weights and learning
 rates (tables filled with NaN), float ids and walks (silently truncated), empty batches (a
 cryptic ``random_`` error), out-of-range walk ids (wrapped round by negative indexing), a walk
 shorter than its window (DGL's assertion), and batch sizes that trained nothing."""

@@ -109,8 +109,8 @@ def test_sparse_bag_of_words_features_equal_dense_and_drop_only_non_zeros():
 
 @pytest.mark.parametrize("jk", ["CAT", "Max", "bogus", ""])
 def test_jk_mode_must_be_a_lower_case_mode(jk):
-    # 'CAT' used to pass PyG's (lower-casing) JumpingKnowledge but size the readout for one
-    # layer, so forward failed with a shape error; the others raised a bare AssertionError.
+    # 'CAT' would pass PyG's (lower-casing) JumpingKnowledge but size the readout for one
+    # layer (a shape error in forward); the others would raise a bare AssertionError.
     with pytest.raises(ValueError, match="jk must be None or one of 'last', 'cat', 'max', "
                                          "'lstm'"):
         GraphSAGE(4, 8, 2, 3, jk=jk)
