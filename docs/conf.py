@@ -1,6 +1,11 @@
 """Sphinx configuration for the pyg_course documentation site.
 
-Build with ``bash scripts/build_docs.sh`` (warnings are errors). The API pages are written
+Build with ``bash scripts/build_docs.sh`` (warnings are errors). The tutorials are
+sphinx-gallery examples: the scripts in ``docs/tutorials_source/`` run during the build, and
+their text, code, printed output and figures become the pages of ``docs/tutorials/``
+(generated, not tracked), each downloadable as a ``.py`` script and a Jupyter notebook.
+MathJax is served from the built site (``sphinx-mathjax-offline``), so math renders offline.
+The API pages are written
 with the ``pyg-course-api`` directive defined below, which documents every name in a module's
 ``__all__`` at build time, so a new export appears on the site without editing an ``.rst``.
 """
@@ -17,6 +22,7 @@ from sphinx.pycode import ModuleAnalyzer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)  # for gallery_reset, which sphinx-gallery imports by name
 
 import pyg_course  # noqa: E402
 
@@ -31,7 +37,30 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    "sphinx_gallery.gen_gallery",
+    "sphinx-mathjax-offline",  # copies MathJax into _static/mathjax: no CDN
 ]
+
+# sphinx-mathjax-offline points at MathJax's CommonHTML build, whose web fonts it does not
+# ship; ``setup`` below switches to the SVG build, which draws every glyph itself.
+MATHJAX_PATH = "mathjax/tex-svg.js"
+
+sphinx_gallery_conf = {
+    "examples_dirs": "tutorials_source",
+    "gallery_dirs": "tutorials",
+    "filename_pattern": r"\.py$",          # run every tutorial, not only plot_*.py
+    # The titles are numbered ("1. Message passing ..."): that is the reading order.
+    "within_subsection_order": "ExampleTitleSortKey",
+    # Each script starts as when run alone: float32, gradients on, no figures open (and on one
+    # thread, see gallery_reset.py).
+    "reset_modules": ("matplotlib", "gallery_reset.reset_torch"),
+    # Run every tutorial on every build, not only those whose script changed: a change in the
+    # package that breaks a tutorial must fail the build.
+    "run_stale_examples": True,
+    "download_all_examples": False,
+    # The timing table page loads its scripts from a CDN; the site stays self-contained.
+    "write_computation_times": False,
+}
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "results/*.csv"]
 templates_path: list = []
@@ -200,6 +229,8 @@ class PygCourseResults(Directive):
 
 
 def setup(app):
+    # Runs after the extensions' own setup, so this overrides sphinx-mathjax-offline's choice.
+    app.config.mathjax_path = MATHJAX_PATH
     app.add_directive("pyg-course-api", PygCourseAPI)
     app.add_directive("pyg-course-results", PygCourseResults)
     return {"parallel_read_safe": True}

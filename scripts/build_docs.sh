@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Build the documentation site into docs/_build/html; any Sphinx warning fails the build.
+# The build runs every tutorial in docs/tutorials_source/ (sphinx-gallery, about a minute on
+# a CPU) and writes their pages to docs/tutorials/ (generated, git-ignored); a tutorial that
+# raises fails the build.
 # Usage: bash scripts/build_docs.sh [extra sphinx-build options, e.g. -q]
 set -euo pipefail
 cd "$(dirname "$0")/.."
