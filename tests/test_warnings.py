@@ -30,11 +30,18 @@ extra = khop_virtual_edges(ei, n, k=2)
 gap = mad_gap(torch.randn(n, 4), ei)
 from pyg_course.nn.models import GCN
 out = GCN(40, 8, 2, 3, cached=True, input_dropout=0.5)(data.x, ei)  # fused CSR adjacency
+from pyg_course.datasets import csbm
+from pyg_course.train import TrainConfig, Trainer
+g = csbm(num_nodes=200, num_train_per_class=10, num_val=50, num_test=50, seed=0)
+config = TrainConfig(epochs=1, mode="minibatch", num_neighbors=[5, 5], batch_size=16,
+                     progress=False)
+Trainer(GraphSAGE(g.num_features, 8, 2, 2), g, config).fit()  # sampler, layer-wise inference
 print("ran")
 """
 
 NOISE = ("Sparse CSR tensor support is in beta state",
-         "Sparse invariant checks are implicitly disabled")
+         "Sparse invariant checks are implicitly disabled",
+         "without a 'pyg-lib' installation is deprecated")
 
 
 def test_sparse_paths_print_no_torch_boilerplate():

@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from pyg_course.train.checkpoint import rng_state, set_rng_state
-from pyg_course.train.loop import TrainConfig, Trainer
+from pyg_course.train.loop import TrainConfig, Trainer, neighbor_loader
 
 
 def is_distributed() -> bool:
@@ -143,14 +143,13 @@ class DistributedTrainer(Trainer):
 
     def _make_train_loader(self):
         from torch.utils.data.distributed import DistributedSampler
-        from torch_geometric.loader import NeighborLoader
 
         cfg = self.config
         train_idx = self.data.train_mask.nonzero().view(-1)
         self.train_sampler = DistributedSampler(
             range(train_idx.numel()), num_replicas=self.world_size, rank=self.rank,
             shuffle=True, seed=self.shard_seed, drop_last=True)
-        return NeighborLoader(
+        return neighbor_loader(
             self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
             input_nodes=train_idx, sampler=self.train_sampler, num_workers=cfg.num_workers)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -14,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
+from torch_geometric.loader import NeighborLoader
+from torch_geometric.sampler import NeighborSampler
 from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
@@ -35,6 +38,29 @@ def check_loss(loss: float, epoch: int, lr: float) -> None:
     if not math.isfinite(loss):
         raise NonFiniteLossError(f"the training loss is {loss} at epoch {epoch}: training "
                                  f"diverged; lower the learning rate (--lr, now {lr:g})")
+
+
+
+#: The notice PyG gives whenever it builds a ``NeighborSampler`` without ``pyg-lib``. pyg-lib
+#: publishes no wheels on PyPI, so the ``torch_sparse`` sampler is the one a pip installation
+#: has, and the notice leaves a user nothing to act on; it is silenced around the two calls
+#: below only, every other warning is left as it is.
+_NO_PYG_LIB = "Using 'NeighborSampler' without a 'pyg-lib' installation is deprecated"
+
+
+def neighbor_loader(data: Data, **kwargs) -> NeighborLoader:
+    """``torch_geometric.loader.NeighborLoader(data, **kwargs)``, without PyG's pyg-lib notice."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_PYG_LIB, category=UserWarning)
+        return NeighborLoader(data, **kwargs)
+
+
+def neighbor_sampler(data: Data, **kwargs) -> NeighborSampler:
+    """``torch_geometric.sampler.NeighborSampler(data, **kwargs)``, without PyG's pyg-lib
+    notice."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_PYG_LIB, category=UserWarning)
+        return NeighborSampler(data, **kwargs)
 
 
 @dataclass
@@ -172,12 +198,10 @@ class Trainer:
         if config.mode == "full":
             self.data_device = self.data.to(self.device)
         else:
-            from torch_geometric.loader import NeighborLoader
-
             self.train_loader = self._make_train_loader()
             self.data_device = None
             if hasattr(model, "inference"):
-                self.eval_loader = NeighborLoader(
+                self.eval_loader = neighbor_loader(
                     self.loader_data, num_neighbors=[-1], batch_size=config.eval_batch_size,
                     shuffle=False, num_workers=config.num_workers)
 
@@ -190,10 +214,8 @@ class Trainer:
         epoch's workers are seeded afresh from that RNG and a resumed run samples exactly
         the mini-batches of an uninterrupted one.
         """
-        from torch_geometric.loader import NeighborLoader
-
         cfg = self.config
-        return NeighborLoader(
+        return neighbor_loader(
             self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
             input_nodes=self.data.train_mask, shuffle=True, num_workers=cfg.num_workers)
 

@@ -31,7 +31,6 @@ from torch import Tensor
 from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
-from torch_geometric.sampler import NeighborSampler
 from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
@@ -63,7 +62,13 @@ from pyg_course.train.cli import (
     run_flags,
 )
 from pyg_course.train.experiment import mean_std, write_history
-from pyg_course.train.loop import NonFiniteLossError, check_loss, resolve_device
+from pyg_course.train.loop import (
+    NonFiniteLossError,
+    check_loss,
+    neighbor_loader,
+    neighbor_sampler,
+    resolve_device,
+)
 
 
 def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -152,9 +157,9 @@ class UnsupervisedTrainer:
         else:
             self.negatives = UnigramNegativeSampler(edge_index, n, candidates=cand)
         # Built once: the CSC conversion of the graph is reused by every step's loader.
-        self.neighbor_sampler = NeighborSampler(data, num_neighbors=list(args.num_neighbors))
-        self.eval_loader = NeighborLoader(data, num_neighbors=[-1], batch_size=4096,
-                                          shuffle=False, num_workers=args.num_workers)
+        self.neighbor_sampler = neighbor_sampler(data, num_neighbors=list(args.num_neighbors))
+        self.eval_loader = neighbor_loader(data, num_neighbors=[-1], batch_size=4096,
+                                           shuffle=False, num_workers=args.num_workers)
         self.epoch = 0
         self.history: List[Dict[str, float]] = []
 

@@ -1,11 +1,12 @@
 """The raw files shipped inside the package: found without any data folder or network, checked
-against their checksums, and packaged into the wheel (MANIFEST.in grafts them into the sdist)."""
+against their checksums, and packaged into the wheel and the sdist."""
 
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -75,13 +76,22 @@ def test_a_damaged_shipped_file_is_named(offline, monkeypatch):
 
 
 @pytest.mark.slow
-def test_wheel_carries_the_data(tmp_path):
+def test_wheel_and_sdist_carry_the_data(tmp_path):
+    shipped = ["SHA256SUMS", "README.md"] + [line.split("  ")[1] for line in
+                                             (loading.EMBEDDED_ROOT / "SHA256SUMS")
+                                             .read_text().splitlines()]
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(tmp_path), str(REPO)], check=True, timeout=600,
                    env={**os.environ, "PIP_NO_INDEX": "1"})
     wheel, = tmp_path.glob("pyg_course-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for rel in (loading.EMBEDDED_ROOT / "SHA256SUMS").read_text().splitlines():
-        assert "pyg_course/datasets/data/" + rel.split("  ")[1] in names
-    assert {"pyg_course/datasets/data/SHA256SUMS",
-            "pyg_course/datasets/data/README.md"} <= names
+    assert {"pyg_course/datasets/data/" + rel for rel in shipped} <= names
+
+    build = ("import sys, setuptools.build_meta as b; "
+             "print(b.build_sdist(sys.argv[1]))")
+    subprocess.run([sys.executable, "-c", build, str(tmp_path)], cwd=REPO, check=True,
+                   timeout=600, capture_output=True)
+    sdist, = tmp_path.glob("pyg_course-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    assert {"pyg_course/datasets/data/" + rel for rel in shipped} <= names
