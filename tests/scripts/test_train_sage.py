@@ -167,27 +167,10 @@ def old_sage(sizes, out_channels, dropout, input_dropout, jk, hidden, **conv_kwa
     return modules, forward
 
 
-def check_same_model(old, old_forward, model):
-    import torch
-
-    old_params, new_params = list(old.parameters()), list(model.parameters())
-    assert sum(p.numel() for p in new_params) == sum(p.numel() for p in old_params)
-    for a, b in zip(old_params, new_params):
-        torch.testing.assert_close(a, b, atol=0, rtol=0)
-    x = torch.rand(20, 12)
-    edge_index = torch.randint(0, 20, (2, 60))
-    for training in (True, False):
-        model.train(training), old.train(training)
-        torch.manual_seed(1)
-        new = model(x, edge_index)
-        torch.manual_seed(1)
-        torch.testing.assert_close(new, old_forward(x, edge_index, training))
-
-
 @pytest.mark.parametrize("argv", [[], ["--aggr", "pool", "--jk", "cat", "--num-layers", "3"],
                                   ["--aggr", "lstm", "--jk", "lstm", "--normalize"],
                                   ["--jk", "last", "--input-dropout", "0"]])
-def test_model_is_the_model_as_before(argv):
+def test_model_is_the_model_as_before(argv, check_same_model):
     """Same parameters and, with the same seed, the same outputs as the explicit stack."""
     import torch
 
@@ -205,7 +188,7 @@ def test_model_is_the_model_as_before(argv):
 
 
 @pytest.mark.parametrize("argv", [["--unsupervised"], ["--unsupervised", "--jk", "max"]])
-def test_unsupervised_encoder_is_the_model_as_before(argv):
+def test_unsupervised_encoder_is_the_model_as_before(argv, check_same_model):
     import torch
     from torch_geometric.data import Data
 
