@@ -1,162 +1,261 @@
 #!/usr/bin/env python
-"""Over-smoothing sweep: test accuracy, MAD and Dirichlet energy of the last hidden layer of a
-deep GCN for each depth and each remedy (residual, PairNorm, DropEdge, JK, GCNII).
+"""Over-smoothing sweep: test accuracy, MAD, MADGap and Dirichlet energy of the last hidden
+layer of a deep GCN for each dataset, depth and remedy (residual, JK, DropEdge, JK + DropEdge,
+PairNorm, GCNII), several seeds per cell.
 
-    python scripts/oversmoothing.py --dataset Cora --depths 2 4 8 16 32 64 \
-        --out docs/results/oversmoothing
+    python scripts/oversmoothing.py                                  # the whole sweep
+    python scripts/oversmoothing.py --datasets Cora --remedies gcnii --depths 64   # one cell
 
-Writes ``<out>.csv`` (one row per depth x remedy, appended as each cell finishes, so an
-interrupted sweep keeps what it measured and ``--resume`` skips finished cells) and
-``<out>.png`` (one panel per measure); an ``--out`` that ends with a path separator or names an
-existing folder writes ``<out>/oversmoothing.csv`` and ``.png``. Every row records the settings
-that produced it, and ``--resume`` refuses a CSV made with other settings. One seed per cell
-unless ``--runs`` says otherwise.
+With no tuning flag every cell trains with the published settings of its method (see
+``settings_of``); a flag such as ``--lr`` overrides them for every cell of the GCN family.
+Writes ``<out>.csv`` (one row per dataset x remedy x depth: ``runs``, the mean and sample std
+of the test accuracy, the smoothing measures and the epoch time) and ``<out>.png`` (one row of
+panels per dataset: accuracy with a band of one std, MAD, normalised Dirichlet energy, MADGap).
+Every finished seed is appended to ``<out>.seeds.csv`` at once, so ``--resume`` continues an
+interrupted sweep from its last finished seed; it refuses files made with other settings. An
+``--out`` that ends with a path separator or names an existing folder writes
+``<out>/oversmoothing.csv``, ``.seeds.csv`` and ``.png``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
+import multiprocessing
 import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 from torch_geometric import seed_everything
+from torch_geometric.data import Data
+from tqdm import tqdm
 
-from pyg_course.argtypes import out_prefix, positive_int
+from pyg_course.argtypes import nonnegative_float, out_prefix, positive_int, probability
 from pyg_course.datasets import DATASETS, num_classes
 from pyg_course.metrics.smoothing import smoothing_report
 from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
 from pyg_course.train import Trainer
-from pyg_course.train.cli import config_from_args, data_from_args, training_parser
+from pyg_course.train.cli import dataset, load_or_exit, normalize_features, training_parser
+from pyg_course.train.loop import TrainConfig
 
+MEASURED = ["test_acc", "val_acc", "best_epoch", "mad", "mad_neighbors", "mad_gap", "dirichlet",
+            "dirichlet_normalized", "epoch_time"]
 FIELDS = ["dataset", "remedy", "depth", "runs", "test_acc", "test_acc_std", "val_acc",
           "best_epoch", "mad", "mad_neighbors", "mad_gap", "dirichlet", "dirichlet_normalized",
           "epoch_time", "settings"]
-#: Options of the shared training parser that the sweep has no use for: the depth comes from
-#: ``--depths`` and every cell trains full-batch. Giving one is an error.
-UNUSED = {"num_layers": "--num-layers (the sweep's depths are --depths)",
+SEED_FIELDS = ["dataset", "remedy", "depth", "seed", *MEASURED, "settings"]
+#: Options of the shared training parser that the sweep has no use for. Giving one is an error.
+UNUSED = {"dataset": "--dataset (the sweep's datasets are --datasets)",
+          "num_layers": "--num-layers (the sweep's depths are --depths)",
           "mode": "--mode (the sweep trains full-batch only)",
           "num_neighbors": "--num-neighbors (full-batch only)",
           "batch_size": "--batch-size (full-batch only)",
           "num_workers": "--num-workers (full-batch only)"}
-#: Options that say where the sweep reads and writes, not what a cell is: everything else goes
-#: into a row's ``settings``, and ``--resume`` reuses only rows whose settings match.
-NOT_SETTINGS = {"out", "resume", "no_progress", "device", "root", "depths", "remedies",
-                *UNUSED}
+#: Options that say where the sweep reads and writes, or which cells it runs, not what a cell
+#: is: everything else goes into a row's ``settings``, and ``--resume`` refuses files whose
+#: settings differ.
+NOT_SETTINGS = {"out", "resume", "no_progress", "device", "root", "datasets", "depths",
+                "remedies", "jobs", *UNUSED}
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
 
+#: The GCN family's settings (plain, residual, JK, DropEdge, JK + DropEdge, PairNorm): Kipf &
+#: Welling's GCN with its L2 penalty on the first layer only, hidden 64 as in the deep-GCN
+#: studies, dropout 0.5, at most 400 epochs as in the DropEdge study, and Adam's lr halved to
+#: 0.005 (at 0.01 stacks of 16 layers stall; the results page has the measurements).
+GCN_FAMILY = dict(hidden=64, dropout=0.5, lr=0.005, weight_decay=5e-4, epochs=400, patience=100)
+#: DropEdge's edge-drop rate per dataset and backbone: one minus ``--sampling_percent`` of the
+#: DropEdge repository's semi-supervised scripts (GCN and JKNet).
+DROPEDGE_RATE = {"Cora": {"dropedge": 0.6, "jk+dropedge": 0.6},
+                 "CiteSeer": {"dropedge": 0.8, "jk+dropedge": 0.5}}
+#: GCNII's settings per dataset (its repository's semi-supervised runs): alpha 0.1, Adam lr
+#: 0.01, L2 0.01 on the convolutions and 5e-4 on the dense maps, 1,500 epochs, patience 100.
+GCNII = {"Cora": dict(hidden=64, theta=0.5, dropout=0.6),
+         "CiteSeer": dict(hidden=256, theta=0.6, dropout=0.7)}
+GCNII_COMMON = dict(alpha=0.1, lr=0.01, conv_weight_decay=0.01, weight_decay=5e-4,
+                    epochs=1500, patience=100)
+
 
 def parser():
-    p = training_parser(" ".join(__doc__.split("\n\n")[0].split()), hidden=64, dropout=0.5,
-                        epochs=200, patience=50, lr=0.01, weight_decay=5e-4)
+    p = training_parser(" ".join(__doc__.split("\n\n")[0].split()), **GCN_FAMILY)
     p.unused_defaults = {}  # restored once main() has checked that none was given
     for action in p._actions:
         if action.dest in UNUSED:
             p.unused_defaults[action.dest] = action.default
             action.help, action.default = argparse.SUPPRESS, argparse.SUPPRESS
         elif action.dest == "out":
-            action.help = ("file prefix: writes <out>.csv and <out>.png; a folder (a name ending "
-                           "in a path separator, or an existing folder) gets "
-                           "<out>/oversmoothing.csv and .png")
+            action.help = ("file prefix: writes <out>.csv, <out>.seeds.csv and <out>.png; a "
+                           "folder (a name ending in a path separator, or an existing folder) "
+                           "gets <out>/oversmoothing.*")
         elif action.dest == "patience":
             action.help = "early stopping: epochs without val improvement"
+        elif action.dest == "runs":
+            action.help = "seeds per cell"
+            action.default = 5
         elif action.dest == "resume":
-            action.help = ("keep the rows of an existing <out>.csv and train only the missing "
-                           "cells; refuses a CSV made with other settings")
+            action.help = ("keep the finished seeds of an existing <out>.seeds.csv and train "
+                           "only the missing ones; refuses files made with other settings")
+        elif action.dest == "weight_decay":
+            action.help = "L2 penalty of the first layer (the deeper layers have none)"
     g = p.add_argument_group("sweep")
+    g.add_argument("--datasets", type=dataset, nargs="+", default=["Cora", "CiteSeer"])
     g.add_argument("--depths", type=positive_int, nargs="+", default=[2, 4, 8, 16, 32, 64])
     g.add_argument("--remedies", nargs="+", default=list(REMEDIES), choices=list(REMEDIES))
-    g.add_argument("--gcnii-epochs", type=positive_int, default=1500,
-                   help="epochs of GCNII (the paper trains up to 1500 with patience 100)")
-    g.add_argument("--gcnii-patience", type=int, default=100)
-    g.add_argument("--gcnii-dropout", type=float, default=0.6)
-    g.add_argument("--gcnii-conv-weight-decay", type=float, default=0.01)
+    g.add_argument("--deep-weight-decay", type=nonnegative_float, default=0.0,
+                   help="L2 penalty of every layer after the first (GCN family)")
+    g.add_argument("--dropedge", type=probability, default=None,
+                   help="DropEdge's edge-drop rate (default: the DropEdge study's, per dataset "
+                        "and backbone)")
+    g.add_argument("--gcnii-epochs", type=positive_int, default=GCNII_COMMON["epochs"])
+    g.add_argument("--gcnii-patience", type=positive_int, default=GCNII_COMMON["patience"])
+    g.add_argument("--gcnii-hidden", type=positive_int, default=None,
+                   help="GCNII's width (default: 64 on Cora, 256 on CiteSeer)")
+    g.add_argument("--gcnii-dropout", type=probability, default=None,
+                   help="GCNII's dropout (default: 0.6 on Cora, 0.7 on CiteSeer)")
+    g.add_argument("--gcnii-theta", type=nonnegative_float, default=None,
+                   help="GCNII's lambda (default: 0.5 on Cora, 0.6 on CiteSeer)")
+    g.add_argument("--gcnii-conv-weight-decay", type=nonnegative_float,
+                   default=GCNII_COMMON["conv_weight_decay"])
+    g.add_argument("--jobs", type=positive_int, default=1,
+                   help="seeds trained side by side in as many processes (one thread each)")
     g.add_argument("--quick", action="store_true",
-                   help="smoke test: 5 epochs per cell, no early stopping (overrides --epochs, "
-                        "--patience, --gcnii-epochs and --gcnii-patience)")
+                   help="smoke test: 5 epochs per cell, no early stopping, one seed unless "
+                        "--runs says otherwise (overrides --epochs, --patience, --gcnii-epochs "
+                        "and --gcnii-patience)")
     p.set_defaults(out="oversmoothing")
     return p
 
 
-def run_cell(data, remedy, depth, args, config):
-    """Train ``runs`` seeds of one depth x remedy cell with the shared Trainer; measure the
-    last hidden layer of each best-validation model."""
+def settings_of(args, name: str, remedy: str) -> dict:
+    """The model and training settings of a cell of dataset ``name`` and ``remedy``."""
+    if remedy == "gcnii":
+        per = GCNII.get(name, GCNII["Cora"])
+        pick = lambda flag, key: per[key] if flag is None else flag  # noqa: E731
+        return dict(hidden=pick(args.gcnii_hidden, "hidden"), dropout=pick(args.gcnii_dropout,
+                    "dropout"), theta=pick(args.gcnii_theta, "theta"),
+                    alpha=GCNII_COMMON["alpha"], lr=GCNII_COMMON["lr"],
+                    weight_decay=GCNII_COMMON["weight_decay"],
+                    deep_weight_decay=args.gcnii_conv_weight_decay,
+                    epochs=args.gcnii_epochs, patience=args.gcnii_patience)
+    s = dict(hidden=args.hidden, dropout=args.dropout, lr=args.lr,
+             weight_decay=args.weight_decay, deep_weight_decay=args.deep_weight_decay,
+             epochs=args.epochs, patience=args.patience)
+    if "dropedge" in REMEDIES[remedy]:
+        rates = DROPEDGE_RATE.get(name, DROPEDGE_RATE["Cora"])
+        s["dropedge"] = rates[remedy] if args.dropedge is None else args.dropedge
+    return s
+
+
+_DATA: dict = {}
+
+
+def load(name: str, args) -> Data:
+    """Dataset ``name`` as the sweep trains on it (row-normalised features unless
+    ``--no-normalize-features``), loaded once per process."""
+    if name not in _DATA:
+        data = load_or_exit(name, args.root)
+        data = data if args.no_normalize_features else normalize_features(data)
+        data.name = DATASETS.get(name.lower(), name)
+        _DATA[name] = data
+    return _DATA[name]
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def run_seed(name: str, remedy: str, depth: int, seed: int, s: dict, args) -> dict:
+    """Train one seed of one cell of dataset ``name`` with the shared Trainer; measure the last
+    hidden layer of the best-validation model."""
+    data = load(name, args)
     kw = dict(REMEDIES[remedy])
-    gcnii = kw.get("gcnii", False)
-    cfg = config
-    if gcnii and not args.quick:
-        cfg = dataclasses.replace(config, epochs=args.gcnii_epochs, patience=args.gcnii_patience)
-    rows = []
-    for r in range(args.runs):
-        seed_everything(args.seed + r)
-        model = DeepGNN(data.num_features, args.hidden, depth, num_classes(data),
-                        dropout=args.gcnii_dropout if gcnii else args.dropout,
-                        cached=not kw.get("dropedge"), **kw)
-        optimizer = torch.optim.Adam(model.param_groups(
-            args.gcnii_conv_weight_decay if gcnii else args.weight_decay, args.weight_decay),
-            lr=args.lr)
-        trainer = Trainer(model, data, cfg, optimizer=optimizer)
-        result = trainer.fit(desc=f"{remedy} L={depth}")
-        model.load_state_dict(trainer.best_state)
-        d = trainer.data_device
-        h = model.embed(d.x, d.edge_index)
-        rows.append({"test_acc": 100 * result["test_acc"], "val_acc": 100 * result["val_acc"],
-                     "best_epoch": result["best_epoch"],
-                     "epoch_time": statistics.fmean(e["time"] for e in result["history"]),
-                     **smoothing_report(h, d.edge_index)})
-    out = {k: statistics.fmean(row[k] for row in rows) for k in rows[0]}
-    out["test_acc_std"] = statistics.stdev(r["test_acc"] for r in rows) if len(rows) > 1 else 0.0
-    return {"dataset": args.dataset, "remedy": remedy, "depth": depth, "runs": args.runs, **out,
-            "settings": json.dumps(cell_settings(args), sort_keys=True)}
+    for key in ("dropedge", "alpha", "theta"):
+        if key in s:
+            kw[key] = s[key]
+    seed_everything(seed)
+    model = DeepGNN(data.num_features, s["hidden"], depth, num_classes(data),
+                    dropout=s["dropout"], cached=not kw.get("dropedge"), **kw)
+    optimizer = torch.optim.Adam(
+        model.param_groups(s["weight_decay"], s["deep_weight_decay"]), lr=s["lr"])
+    epochs, patience = (5, None) if args.quick else (s["epochs"], s["patience"])
+    config = TrainConfig(epochs=epochs, lr=s["lr"], weight_decay=s["weight_decay"],
+                         patience=patience, device=args.device, progress=not args.no_progress)
+    trainer = Trainer(model, data, config, optimizer=optimizer)
+    result = trainer.fit(desc=f"{name} {remedy} L={depth} seed {seed}")
+    model.load_state_dict(trainer.best_state)
+    d = trainer.data_device
+    h = model.embed(d.x, d.edge_index)
+    return {"test_acc": 100 * result["test_acc"], "val_acc": 100 * result["val_acc"],
+            "best_epoch": result["best_epoch"],
+            "epoch_time": statistics.fmean(e["time"] for e in result["history"]),
+            **smoothing_report(h, d.edge_index)}
 
 
-def cell_settings(args) -> dict:
-    """Every option that shapes a cell's numbers besides its remedy and depth (not
-    :data:`NOT_SETTINGS`); with ``--quick`` the epochs and patience it overrides are left out."""
+def cell_row(name: str, remedy: str, depth: int, seeds: list, settings: str) -> dict:
+    """One CSV row from a cell's seeds: the means, and the sample std of the test accuracy."""
+    out = {k: statistics.fmean(float(r[k]) for r in seeds) for k in MEASURED}
+    accs = [float(r["test_acc"]) for r in seeds]
+    out["test_acc_std"] = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    return {"dataset": name, "remedy": remedy, "depth": depth, "runs": len(seeds), **out,
+            "settings": settings}
+
+
+def sweep_settings(args) -> dict:
+    """Every option that shapes a cell's numbers besides its dataset, remedy and depth (not
+    :data:`NOT_SETTINGS`); with ``--quick`` the epochs and patience it overrides are left
+    out."""
     s = {k: v for k, v in vars(args).items() if k not in NOT_SETTINGS}
-    s["dataset"] = DATASETS.get(str(args.dataset).lower(), args.dataset)
     if args.quick:
         for k in ("epochs", "patience", "gcnii_epochs", "gcnii_patience"):
             s.pop(k, None)
     return json.loads(json.dumps(s))
 
 
-def finished_rows(csv_path: Path, settings: dict) -> list:
-    """The rows of an earlier sweep to keep; exits with one line if the file is not such a CSV
-    or was made with other settings."""
-    with open(csv_path, newline="") as f:
+def read_rows(path: Path, fields: list, settings: dict) -> list:
+    """The rows of an earlier sweep's file; exits with one line if it is not such a file or
+    was made with other settings."""
+    with open(path, newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-        missing = [k for k in FIELDS if k not in (reader.fieldnames or [])]
+        missing = [k for k in fields if k not in (reader.fieldnames or [])]
     if missing:
-        raise SystemExit(f"error: --resume: {csv_path} has no column {', '.join(missing)} (not a "
-                         f"sweep of this script, or one from before rows recorded their "
-                         f"settings); remove it or pick another --out")
+        raise SystemExit(f"error: --resume: {path} has no column {', '.join(missing)} (not a "
+                         f"file of this sweep); remove it or pick another --out")
 
     def shown(d, k):
         return repr(d[k]) if k in d else "unset"
 
     for row in rows:
         try:
-            theirs = json.loads(row["settings"])
+            theirs = json.loads(row["settings"])["sweep"]
             int(row["depth"])
-            if not isinstance(theirs, dict):
-                raise ValueError(f"settings {row['settings']!r} is not a JSON object")
-        except (TypeError, ValueError) as exc:
-            raise SystemExit(f"error: --resume: {csv_path} has an unreadable row "
-                             f"({exc}); remove it or pick another --out") from None
+        except (TypeError, ValueError, KeyError) as exc:
+            raise SystemExit(f"error: --resume: {path} has an unreadable row ({exc!r}); remove "
+                             f"it or pick another --out") from None
         differ = [f"--{k.replace('_', '-')} {shown(theirs, k)} there, {shown(settings, k)} here"
                   for k in sorted(set(theirs) | set(settings)) if theirs.get(k) != settings.get(k)
                   or (k in theirs) != (k in settings)]
         if differ:
-            raise SystemExit(f"error: --resume: {csv_path} was made with other settings ("
+            raise SystemExit(f"error: --resume: {path} was made with other settings ("
                              f"{'; '.join(differ)}); repeat them, or drop --resume to start over")
     return rows
+
+
+def _append(path: Path, fields: list, row: dict) -> None:
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=fields).writerow(
+            {k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def _start(path: Path, fields: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        csv.DictWriter(f, fieldnames=fields).writeheader()
 
 
 def plot(rows, path):
@@ -165,16 +264,27 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(MEASURES), figsize=(4.2 * len(MEASURES), 3.8))
-    for ax, (key, label, log) in zip(axes, MEASURES):
-        for remedy in dict.fromkeys(r["remedy"] for r in rows):
-            pts = sorted((int(r["depth"]), float(r[key])) for r in rows if r["remedy"] == remedy)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=remedy)
-        ax.set_xscale("log", base=2)
-        if log:
-            ax.set_yscale("log")
-        ax.set(xlabel="layers", title=label)
-    axes[0].legend(fontsize=8)
+    names = list(dict.fromkeys(r["dataset"] for r in rows))
+    fig, axes = plt.subplots(len(names), len(MEASURES), squeeze=False,
+                             figsize=(4.2 * len(MEASURES), 3.6 * len(names)))
+    for axrow, name in zip(axes, names):
+        mine = [r for r in rows if r["dataset"] == name]
+        for ax, (key, label, log) in zip(axrow, MEASURES):
+            for remedy in dict.fromkeys(r["remedy"] for r in mine):
+                pts = sorted((int(r["depth"]), float(r[key]), float(r["test_acc_std"]))
+                             for r in mine if r["remedy"] == remedy)
+                depth = [p[0] for p in pts]
+                value = [p[1] for p in pts]
+                line, = ax.plot(depth, value, "o-", label=remedy, ms=3)
+                if key == "test_acc":
+                    ax.fill_between(depth, [v - p[2] for v, p in zip(value, pts)],
+                                    [v + p[2] for v, p in zip(value, pts)],
+                                    color=line.get_color(), alpha=0.15, lw=0)
+            ax.set_xscale("log", base=2)
+            if log:
+                ax.set_yscale("log")
+            ax.set(xlabel="layers", title=f"{name}: {label}")
+        axrow[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -188,36 +298,85 @@ def main(argv=None):
         p.error(f"not used by the sweep: {', '.join(given)}")
     if args.runs < 1:
         p.error(f"argument --runs: must be at least 1, got {args.runs}")
+    if args.quick and "--runs" not in (sys.argv if argv is None else argv):
+        args.runs = 1
     for dest, default in p.unused_defaults.items():
         setattr(args, dest, default)
-    if args.quick:
-        args.epochs, args.patience = 5, None
     prefix = out_prefix(args.out, "oversmoothing")
-    csv_path, png_path = Path(f"{prefix}.csv"), Path(f"{prefix}.png")
-    done = []
+    csv_path, seeds_path, png_path = (Path(f"{prefix}.csv"), Path(f"{prefix}.seeds.csv"),
+                                      Path(f"{prefix}.png"))
+    sweep = sweep_settings(args)
+    done_rows, done_seeds = [], []
     if args.resume and csv_path.is_file():
-        done = finished_rows(csv_path, cell_settings(args))
-    data = data_from_args(args)
-    config = config_from_args(args)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    if not done:
-        with open(csv_path, "w", newline="") as f:
-            csv.DictWriter(f, fieldnames=FIELDS).writeheader()
-    finished = {(r["remedy"], int(r["depth"])) for r in done}
-    rows = list(done)
-    for remedy in args.remedies:
-        for depth in args.depths:
-            if (remedy, depth) in finished:
-                continue
-            row = run_cell(data, remedy, depth, args, config)
-            rows.append(row)
-            with open(csv_path, "a", newline="") as f:
-                csv.DictWriter(f, fieldnames=FIELDS).writerow(
-                    {k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-            print(f"{remedy:>9} L={depth:<3} test {row['test_acc']:6.2f}  MAD {row['mad']:.4f}  "
-                  f"MADGap {row['mad_gap']:+.4f}  E_norm {row['dirichlet_normalized']:.4g}  "
-                  f"(best epoch {row['best_epoch']:.0f}, {row['epoch_time']:.3f} s/epoch)",
-                  flush=True)
+        done_rows = read_rows(csv_path, FIELDS, sweep)
+    if args.resume and seeds_path.is_file():
+        done_seeds = read_rows(seeds_path, SEED_FIELDS, sweep)
+    names = [load(name, args).name for name in args.datasets]  # fails early on a bad name
+    if not done_rows:
+        _start(csv_path, FIELDS)
+    if not done_seeds:
+        _start(seeds_path, SEED_FIELDS)
+    rows = list(done_rows)
+    finished = {(r["dataset"], r["remedy"], int(r["depth"])) for r in done_rows}
+    cells, tasks = {}, []
+    for name in names:
+        for remedy in args.remedies:
+            for depth in args.depths:
+                if (name, remedy, depth) in finished:
+                    continue
+                s = settings_of(args, name, remedy)
+                settings = json.dumps({"sweep": sweep, "cell": s}, sort_keys=True)
+                seeds = {int(r["seed"]): r for r in done_seeds if (r["dataset"], r["remedy"],
+                         int(r["depth"])) == (name, remedy, depth)}
+                cells[(name, remedy, depth)] = (seeds, settings)
+                tasks += [(name, remedy, depth, seed, s) for seed in
+                          range(args.seed, args.seed + args.runs) if seed not in seeds]
+    t0 = time.perf_counter()
+
+    wanted = range(args.seed, args.seed + args.runs)
+
+    def write_cell(name, remedy, depth):
+        seeds, settings = cells[(name, remedy, depth)]
+        row = cell_row(name, remedy, depth, [seeds[k] for k in wanted], settings)
+        rows.append(row)
+        _append(csv_path, FIELDS, row)
+        print(f"{name:>8} {remedy:>11} L={depth:<3} test {row['test_acc']:6.2f} ± "
+              f"{row['test_acc_std']:5.2f}  MAD {row['mad']:.4f}  MADGap "
+              f"{row['mad_gap']:+.4f}  E_norm {row['dirichlet_normalized']:.4g}  "
+              f"({row['epoch_time']:.3f} s/epoch, {time.perf_counter() - t0:.0f} s so far)",
+              flush=True)
+
+    def finish(task, res):
+        name, remedy, depth, seed, _ = task
+        seeds, settings = cells[(name, remedy, depth)]
+        seeds[seed] = res
+        _append(seeds_path, SEED_FIELDS, {"dataset": name, "remedy": remedy, "depth": depth,
+                                          "seed": seed, **res, "settings": settings})
+        if all(k in seeds for k in wanted):
+            write_cell(name, remedy, depth)
+
+    for key, (seeds, _) in cells.items():  # every seed resumed: only the row is missing
+        if all(k in seeds for k in wanted):
+            write_cell(*key)
+    # One intra-op thread per process: 64 layers of small products run several times faster
+    # on one thread than on two that wait for each other; more cores run more seeds side by
+    # side (--jobs), each seed seeded, so it gives the same numbers in any process.
+    if args.jobs == 1 or len(tasks) <= 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for task in tasks:
+                finish(task, run_seed(*task, args))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        args.no_progress = True
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(1,)) as pool:
+            futures = {pool.submit(run_seed, *task, args): task for task in tasks}
+            for future in tqdm(as_completed(futures), total=len(futures), desc="seeds",
+                               disable=not sys.stderr.isatty()):
+                finish(futures[future], future.result())
     plot(rows, png_path)
     print(f"wrote {csv_path} and {png_path}")
     return rows

@@ -103,7 +103,7 @@ def test_one_experiment_end_to_end_and_table_format(tmp_path):
 def test_rows_sharing_one_run_run_it_once_and_read_a_csv(tmp_path):
     from pyg_course.reproduce import _cell_of
 
-    args = ["--dataset", "CSBM", "--depths", "2", "4", "--remedies", "plain", "--quick"]
+    args = ["--datasets", "CSBM", "--depths", "2", "4", "--remedies", "plain", "--quick"]
     rows = [Experiment(f"os-{d}", "Over-smoothing", f"{d} layers", "oversmoothing.py", args,
                        runs=1, read=_cell_of("plain", d), run_key="os", out_name="sweep",
                        result_file="sweep.csv") for d in (2, 4)]
@@ -195,16 +195,15 @@ def test_quick_oversmoothing_drops_the_flags_quick_overrides():
     from pyg_course.reproduce import without
 
     assert without(["--a", "1", "--b", "2", "3", "--c"], ["--b", "--d"]) == ["--a", "1", "--c"]
-    sweep = next(e for e in experiments() if e.key == "oversmoothing-gcnii-64")
+    sweep = next(e for e in experiments() if e.key == "oversmoothing-plain-16")
     # The full command is the one the recorded runs were made with: unchanged.
     assert shlex.join(sweep.command(False)) == (
-        "python scripts/oversmoothing.py --dataset Cora --depths 2 8 32 64 --remedies plain "
-        "residual pairnorm gcnii --epochs 60 --patience 20 --gcnii-epochs 200 "
-        "--gcnii-patience 50 --runs 1")
+        "python scripts/oversmoothing.py --datasets Cora --depths 2 4 8 16 --remedies plain "
+        "dropedge residual jk jk+dropedge pairnorm --jobs 2 --runs 5")
     # --quick sets 5 epochs without early stopping: no dead --epochs/--patience beside it.
     assert shlex.join(sweep.command(True)) == (
-        "python scripts/oversmoothing.py --dataset Cora --remedies plain residual pairnorm "
-        "gcnii --runs 1 --quick --depths 2 64")
+        "python scripts/oversmoothing.py --datasets Cora --remedies plain dropedge residual jk "
+        "jk+dropedge pairnorm --jobs 2 --runs 1 --quick --depths 2 16")
 
 
 @pytest.mark.parametrize("argv, message", [

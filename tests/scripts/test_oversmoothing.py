@@ -1,4 +1,5 @@
-"""Smoke test of scripts/oversmoothing.py: a short sweep writes its CSV and PNG."""
+"""scripts/oversmoothing.py: a short sweep writes its CSV, per-seed CSV and PNG, resumes from its
+last finished seed, and trains each cell with its method's published settings."""
 
 import csv
 import math
@@ -21,48 +22,97 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
+QUICK = ["--quick", "--depths", "2", "--remedies", "plain", "--no-progress", "--device", "cpu"]
+
+
 def _load():
     return load_script(SCRIPT)
 
 
 def test_short_sweep(cora, tmp_path):
     out = tmp_path / "os"
-    rows = _load().main(["--depths", "2", "4", "--remedies", "plain", "gcnii", "--epochs", "30",
-                         "--gcnii-epochs", "3", "--patience", "100", "--out", str(out),
-                         "--no-progress", "--device", "cpu"])
+    argv = ["--datasets", "Cora", "--depths", "2", "4", "--remedies", "plain", "gcnii",
+            "--epochs", "30", "--gcnii-epochs", "3", "--patience", "100", "--runs", "1",
+            "--out", str(out), "--no-progress", "--device", "cpu"]
+    rows = _load().main(argv)
     assert out.with_suffix(".png").stat().st_size > 0
     with open(out.with_suffix(".csv")) as f:
-        table = {(r["remedy"], int(r["depth"])): r for r in csv.DictReader(f)}
+        reader = csv.DictReader(f)
+        table = {(r["remedy"], int(r["depth"])): r for r in reader}
+    # The documented columns, one row per dataset x remedy x depth.
+    assert reader.fieldnames == ["dataset", "remedy", "depth", "runs", "test_acc",
+                                 "test_acc_std", "val_acc", "best_epoch", "mad",
+                                 "mad_neighbors", "mad_gap", "dirichlet",
+                                 "dirichlet_normalized", "epoch_time", "settings"]
     assert set(table) == {("plain", 2), ("plain", 4), ("gcnii", 2), ("gcnii", 4)}
+    assert all(r["dataset"] == "Cora" and r["runs"] == "1" for r in table.values())
     assert all(math.isfinite(float(r[k])) for r in table.values()
-               for k in ("test_acc", "mad", "mad_gap", "dirichlet", "dirichlet_normalized"))
+               for k in ("test_acc", "mad", "mad_gap", "dirichlet", "dirichlet_normalized",
+                         "epoch_time"))
     two = table[("plain", 2)]
     assert float(two["test_acc"]) > 65.0  # a 2-layer GCN learns Cora in 30 epochs
     assert 0.0 < float(two["mad"]) <= 2.0
     assert len(rows) == 4
     # --resume with the same settings keeps the finished cells and runs none again.
-    again = _load().main(["--depths", "2", "4", "--remedies", "plain", "gcnii", "--epochs", "30",
-                          "--gcnii-epochs", "3", "--patience", "100", "--resume",
-                          "--out", str(out), "--no-progress", "--device", "cpu"])
+    again = _load().main(argv + ["--resume"])
     assert len(again) == 4
 
 
-QUICK = ["--quick", "--depths", "2", "--remedies", "plain", "--no-progress", "--device", "cpu"]
+def test_resume_continues_from_the_last_finished_seed(tmp_path, monkeypatch):
+    script = _load()
+    out = tmp_path / "os"
+    argv = QUICK + ["--datasets", "CSBM", "--runs", "3", "--out", str(out)]
+    rows = script.main(argv)
+    seeds = (tmp_path / "os.seeds.csv").read_text().splitlines()
+    assert len(seeds) == 1 + 3 and rows[0]["runs"] == 3
+    # Interrupted after the first two seeds of the cell: its row is not written yet.
+    (tmp_path / "os.seeds.csv").write_text("\n".join(seeds[:3]) + "\n")
+    (tmp_path / "os.csv").write_text((tmp_path / "os.csv").read_text().splitlines()[0] + "\n")
+    trained = []
+    run_seed = script.run_seed
+    monkeypatch.setattr(script, "run_seed", lambda data, remedy, depth, seed, s, args:
+                        trained.append(seed) or run_seed(data, remedy, depth, seed, s, args))
+    again = script.main(argv + ["--resume"])
+    assert trained == [2]
+    # The resumed cell has the numbers of the uninterrupted one (seeded runs).
+    for key in ("test_acc", "test_acc_std", "mad"):
+        assert again[0][key] == pytest.approx(rows[0][key], rel=1e-5)
+
+
+def test_sample_std_over_seeds():
+    seeds = [dict(test_acc=a, **{k: 0.0 for k in _load().MEASURED if k != "test_acc"})
+             for a in (80.0, 82.0, 84.0)]
+    row = _load().cell_row("Cora", "plain", 2, seeds, "{}")
+    assert row["test_acc"] == 82.0 and row["test_acc_std"] == pytest.approx(2.0)  # n - 1
+
+
+def test_published_settings_per_dataset():
+    script = _load()
+    args = script.parser().parse_args([])
+    assert args.runs == 5 and args.datasets == ["Cora", "CiteSeer"]
+    assert script.settings_of(args, "Cora", "gcnii")["hidden"] == 64
+    citeseer = script.settings_of(args, "CiteSeer", "gcnii")
+    assert (citeseer["hidden"], citeseer["theta"], citeseer["dropout"]) == (256, 0.6, 0.7)
+    assert script.settings_of(args, "Cora", "dropedge")["dropedge"] == 0.6
+    assert script.settings_of(args, "CiteSeer", "dropedge")["dropedge"] == 0.8
+    assert "dropedge" not in script.settings_of(args, "Cora", "jk")
+    flagged = script.parser().parse_args(["--dropedge", "0.2", "--gcnii-hidden", "32"])
+    assert script.settings_of(flagged, "CiteSeer", "jk+dropedge")["dropedge"] == 0.2
+    assert script.settings_of(flagged, "CiteSeer", "gcnii")["hidden"] == 32
 
 
 def test_resume_refuses_cells_of_other_settings(cora, tmp_path):
     out = str(tmp_path / "os")
-    _load().main(QUICK + ["--out", out])
+    _load().main(QUICK + ["--datasets", "Cora", "--out", out])
     before = (tmp_path / "os.csv").read_text()
-    # A Cora quick row is no CiteSeer result: resume names what differs, trains nothing.
     with pytest.raises(SystemExit) as exc:
-        _load().main(QUICK + ["--resume", "--dataset", "CiteSeer", "--hidden", "8", "--out", out])
+        _load().main(QUICK + ["--resume", "--datasets", "Cora", "--hidden", "8", "--out", out])
     msg = str(exc.value.code)
-    assert "--dataset 'Cora' there, 'CiteSeer' here" in msg and "--hidden 64 there, 8 here" in msg
+    assert "--hidden 64 there, 8 here" in msg
     assert "--lr" not in msg and "\n" not in msg
     assert (tmp_path / "os.csv").read_text() == before
     # Flags that --quick overrides, the device and the name's case do not make cells differ.
-    rows = _load().main(QUICK + ["--resume", "--epochs", "60", "--device", "auto", "--dataset",
+    rows = _load().main(QUICK + ["--resume", "--epochs", "60", "--device", "auto", "--datasets",
                                  "cora", "--out", out])
     assert len(rows) == 1 and (tmp_path / "os.csv").read_text() == before
 
@@ -70,12 +120,13 @@ def test_resume_refuses_cells_of_other_settings(cora, tmp_path):
 def test_resume_refuses_a_foreign_csv(tmp_path):
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit, match="no column .*remedy"):
-        _load().main(QUICK + ["--dataset", "CSBM", "--resume", "--out", str(tmp_path / "x")])
+        _load().main(QUICK + ["--datasets", "CSBM", "--resume", "--out", str(tmp_path / "x")])
     assert (tmp_path / "x.csv").read_text() == "a,b\n1,2\n"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--mode", "minibatch"], "not used by the sweep: --mode"),
+    (["--dataset", "Cora"], "not used by the sweep: --dataset"),
     (["--num-layers", "3"], "not used by the sweep: --num-layers"),
     (["--batch-size", "64"], "not used by the sweep: --batch-size"),
     (["--runs", "0"], "--runs: must be at least 1"),
@@ -84,7 +135,7 @@ def test_resume_refuses_a_foreign_csv(tmp_path):
 def test_bad_options_are_refused_before_training(tmp_path, capsys, argv, message):
     # (CSBM, one quick cell: without the check the call would train and return.)
     with pytest.raises(SystemExit) as exc:
-        _load().main(QUICK + ["--dataset", "CSBM", "--out", str(tmp_path / "os"), *argv])
+        _load().main(QUICK + ["--datasets", "CSBM", "--out", str(tmp_path / "os"), *argv])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "os.csv").exists()
@@ -92,19 +143,39 @@ def test_bad_options_are_refused_before_training(tmp_path, capsys, argv, message
 
 def test_out_as_a_folder(tmp_path):
     # A trailing separator (or an existing folder) names a folder, not hidden files ".csv".
-    rows = _load().main(QUICK + ["--dataset", "CSBM", "--out", f"{tmp_path / 'new'}/"])
+    rows = _load().main(QUICK + ["--datasets", "CSBM", "--out", f"{tmp_path / 'new'}/"])
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == \
-        ["oversmoothing.csv", "oversmoothing.png"]
+        ["oversmoothing.csv", "oversmoothing.png", "oversmoothing.seeds.csv"]
     # An existing folder without the separator: the same files, resumed.
-    again = _load().main(QUICK + ["--dataset", "CSBM", "--resume", "--out", str(tmp_path / "new")])
+    again = _load().main(QUICK + ["--datasets", "CSBM", "--resume", "--out", str(tmp_path / "new")])
     assert len(again) == len(rows) == 1
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == \
-        ["oversmoothing.csv", "oversmoothing.png"]
+        ["oversmoothing.csv", "oversmoothing.png", "oversmoothing.seeds.csv"]
 
 
 def test_help_describes_the_whole_first_paragraph(capsys):
     with pytest.raises(SystemExit):
         _load().main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "each depth and each remedy (residual, PairNorm, DropEdge, JK, GCNII)." in text
+    assert "for each dataset, depth and remedy (residual, JK, DropEdge, JK + DropEdge, PairNorm, " \
+        "GCNII), several seeds per cell." in text
     assert "--mode" not in text and "--num-layers" not in text
+
+
+def test_jobs_give_the_numbers_of_one_process(tmp_path):
+    # Seeds trained side by side in spawned processes: the same rows as one after another.
+    import subprocess
+    import sys
+
+    common = ["--quick", "--datasets", "CSBM", "--depths", "2", "3", "--remedies", "plain",
+              "--runs", "2", "--no-progress", "--device", "cpu"]
+    for jobs in ("1", "2"):
+        subprocess.run([sys.executable, str(SCRIPT), *common, "--jobs", jobs, "--out",
+                        str(tmp_path / jobs)], check=True, capture_output=True)
+
+    def cells(name):
+        with open(tmp_path / f"{name}.csv") as f:
+            return {(r["remedy"], r["depth"]): (r["test_acc"], r["mad"]) for r in
+                    csv.DictReader(f)}
+
+    assert cells("1") == cells("2") and len(cells("1")) == 2

@@ -23,13 +23,15 @@ from pyg_course.utils.sparse import sparse_dropout
 #: The ``jk`` modes of :class:`DeepGNN`.
 JK_MODES = ("cat", "max", "lstm")
 
-#: The remedies compared by ``scripts/oversmoothing.py``: name -> :class:`DeepGNN` switches.
+#: The remedies compared by ``scripts/oversmoothing.py``: name -> :class:`DeepGNN` switches
+#: (the sweep sets DropEdge's rate per dataset).
 REMEDIES: Dict[str, Dict[str, Any]] = {
     "plain": {},
     "residual": {"residual": True},
     "pairnorm": {"pairnorm": True},
     "dropedge": {"dropedge": 0.3},
     "jk": {"jk": "cat"},
+    "jk+dropedge": {"jk": "cat", "dropedge": 0.3},
     "gcnii": {"gcnii": True, "alpha": 0.1, "theta": 0.5},
 }
 
@@ -177,14 +179,27 @@ class DeepGNN(LayerStack):
                 module.reset_parameters()
         self._cached_adj = None
 
-    def param_groups(self, conv_weight_decay: float, dense_weight_decay: float
+    def param_groups(self, weight_decay: float, deep_weight_decay: float = 0.0
                      ) -> List[Dict[str, Any]]:
-        """Optimizer parameter groups with GCNII's two weight decays: one for the convolutions,
-        one for the dense input/output maps (and JK)."""
-        dense = [p for m in (self.lin_in, self.lin_out, self.jk) if m is not None
-                 for p in m.parameters()]
-        return [dict(params=list(self.convs.parameters()), weight_decay=conv_weight_decay),
-                dict(params=dense, weight_decay=dense_weight_decay)]
+        """Optimizer parameter groups with two L2 penalties.
+
+        GCN family: ``weight_decay`` on the first convolution (the input map, as Kipf &
+        Welling's GCN regularises its first layer only), ``deep_weight_decay`` on every other
+        parameter. GCNII: ``weight_decay`` on the dense input and output maps,
+        ``deep_weight_decay`` on the convolutions (the paper's 5e-4 and 0.01).
+
+        The same penalty on every layer of a deep stack shrinks the product of all its weight
+        matrices at once and collapses the network's output to a constant long before
+        over-smoothing would (docs/results/oversmoothing.md measures it).
+        """
+        if self.gcnii:
+            first = [p for m in (self.lin_in, self.lin_out) for p in m.parameters()]
+        else:
+            first = list(self.convs[0].parameters())
+        ids = {id(p) for p in first}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [dict(params=first, weight_decay=weight_decay),
+                dict(params=rest, weight_decay=deep_weight_decay)]
 
     def _adjacency(self, edge_index: Adj, num_nodes: int, dtype: torch.dtype) -> SparseTensor:
         if self._cached_adj is not None and not (self.training and self.dropedge > 0):
