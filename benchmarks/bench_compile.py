@@ -4,7 +4,7 @@
 side by side in one process.
 
     python benchmarks/bench_compile.py [--graphs cora synthetic] [--models gcn sage gat]
-                                       [--repeats 10] [--device cpu]
+                                       [--repeats 10] [--device cpu] [--interleave]
 
 Both sides get the same call (``GCN(F, 64, 2, C)``, ``GraphSAGE(F, 64, 2, C)``,
 ``GAT(F, 64, 2, C, heads=8)``), the same graph and the same features. Self-loops are added to
@@ -15,7 +15,9 @@ setting under which PyG's models compile without graph breaks. Ours compiles wit
 128 features by default).
 
 Prints, per graph and model, the median step time of each of the four variants, the ratios
-ours / PyG (eager and compiled) and the compile time (the first compiled step).
+ours / PyG (eager and compiled) and the compile time (the first compiled step). By default each
+variant is timed in one block of steps; ``--interleave`` builds all four first and then runs one
+step of each in turn, so that a machine shared with other work slows all of them alike.
 ``run(argv)`` returns the same as rows for ``benchmarks/run_all.py``.
 """
 
@@ -83,12 +85,14 @@ def bench_model(key: str, data, args) -> dict:
     c = int(data.y.max()) + 1
     sizes = (data.num_features, args.hidden, 2, c)
     result = {}
+    steps = {}
     for impl, module in (("ours", our_models), ("pyg", pyg_models)):
         for compiled in (False, True):
             torch.manual_seed(0)
             model = getattr(module, cls_name)(*sizes, **kwargs).to(args.device)
             if compiled:
-                torch._dynamo.reset()
+                if not args.interleave:  # (a reset would drop the other compiled model)
+                    torch._dynamo.reset()
                 model = torch.compile(model, fullgraph=impl == "ours")
             step = make_step(model, data)
             start = time.perf_counter()
@@ -96,8 +100,19 @@ def bench_model(key: str, data, args) -> dict:
             first = time.perf_counter() - start
             step()
             name = f"{impl} {'compiled' if compiled else 'eager'}"
-            result[name] = timed(step, args.repeats, args.device)
             result[name + " first"] = first
+            if args.interleave:
+                steps[name] = step
+            else:
+                result[name] = timed(step, args.repeats, args.device)
+                result[name + " mem"] = peak_memory_mb(step, args.device)
+    if steps:  # one step of each variant in turn, so that a change in load hits all four
+        times = {name: [] for name in steps}
+        for _ in range(args.repeats):
+            for name, step in steps.items():
+                times[name].append(timed(step, 1, args.device))
+        for name, step in steps.items():
+            result[name] = statistics.median(times[name])
             result[name + " mem"] = peak_memory_mb(step, args.device)
     return result
 
@@ -114,6 +129,9 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--interleave", action="store_true",
+                   help="build the four variants first, then time one step of each in turn "
+                        "(ratios robust to a machine whose load changes during the run)")
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error("--repeats must be at least 1")

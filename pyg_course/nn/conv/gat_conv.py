@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import OrderedDict
 from typing import Optional, Tuple, Union
 
 import torch
@@ -21,6 +23,7 @@ from pyg_course.nn.conv.checks import (
     compiling,
     linear,
 )
+from pyg_course.utils.sparse import csr_tensor
 
 
 def edge_softmax(logits: Tensor, index: Tensor, num_nodes: int,
@@ -51,10 +54,213 @@ def edge_softmax(logits: Tensor, index: Tensor, num_nodes: int,
         shifted = (logits - node_max.index_select(0, index)).exp()
         denom = segment_csr(shifted, ptr, reduce="sum")
     else:
-        node_max = scatter(logits.detach(), index, dim=0, dim_size=num_nodes, reduce="max")
-        shifted = (logits - node_max.index_select(0, index)).exp()
-        denom = scatter(shifted, index, dim=0, dim_size=num_nodes, reduce="sum")
+        # The maximum scatters over one flat (node, column) index and the sum is an index_add:
+        # neither takes the sort with which torch scatters an index broadcast over columns.
+        width = math.prod(logits.shape[1:])
+        flat = (index.unsqueeze(1) * width + torch.arange(width, device=index.device)).view(-1)
+        node_max = logits.new_full((num_nodes * width,), float("-inf")).scatter_reduce_(
+            0, flat, logits.detach().reshape(-1), "amax")
+        shifted = (logits - node_max.view((num_nodes,) + logits.shape[1:])
+                   .index_select(0, index)).exp()
+        denom = shifted.new_zeros((num_nodes,) + shifted.shape[1:]).index_add_(0, index, shifted)
     return shifted / denom.index_select(0, index)
+
+
+class HeadBlocks:
+    r"""The attention of all heads over a graph's edges as one block matrix, in CSR form.
+
+    Head :math:`k`'s attention matrix :math:`\mathbf{A}^{(k)}` (``|V_t| x |V_s|``) is
+    interleaved into one ``K|V_t| x K|V_s|`` matrix :math:`\mathbf{B}` with
+    :math:`\mathbf{B}_{Ki+k,\,Kj+k} = \mathbf{A}^{(k)}_{ij}`, so that every head's product
+    :math:`\mathbf{A}^{(k)} \mathbf{X}^{(k)}` is the single sparse-dense product
+    :math:`\mathbf{B}\,\mathbf{X}` with :math:`\mathbf{X}` the ``(|V_s|, K, F)`` features viewed
+    as ``(K|V_s|, F)``: no head is sliced out, no ``(|E|, K, F)`` message is materialised.
+    Row ``Ki + k`` holds head ``k`` of node ``i``'s incoming edges, in their input order.
+
+    Attributes:
+        ptr: CSR pointer :math:`(K|V_t| + 1)`.
+        col: column of every stored entry :math:`(K|E|)`.
+        take: for every stored entry, its position in the flattened :math:`(|E|, K)`
+            attention: ``alpha.view(-1)[take]`` are the values of :math:`\mathbf{B}`.
+        place: the inverse of ``take`` (the stored position of every attention entry), built
+            on first use.
+    """
+
+    __slots__ = ("ptr", "col", "take", "_place")
+
+    def __init__(self, ptr: Tensor, col: Tensor, take: Tensor):
+        self.ptr, self.col, self.take = ptr, col, take
+        self._place: Optional[Tensor] = None
+
+    @property
+    def place(self) -> Tensor:
+        if self._place is None:
+            positions = torch.arange(self.take.numel(), dtype=self.take.dtype,
+                                     device=self.take.device)
+            self._place = torch.empty_like(self.take).scatter_(0, self.take.long(), positions)
+        return self._place
+
+
+def _build_head_blocks(src: Tensor, dst: Tensor, num_src: int, num_dst: int, num_loops: int,
+                       heads: int) -> HeadBlocks:
+    """The :class:`HeadBlocks` of :func:`head_blocks`, built from scratch."""
+    src, dst = src.long(), dst.long()
+    if num_loops > 0:
+        loops = torch.arange(num_loops, device=src.device)
+        src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
+    num_edges = dst.numel()
+    largest = max(num_edges, num_src + 1, num_dst + 1) * heads
+    index_dtype = torch.int32 if largest < 2 ** 31 else torch.long
+    count = torch.bincount(dst, minlength=num_dst)
+    order = torch.argsort(dst, stable=True)
+    rows = dst[order]
+    start = (torch.cumsum(count, 0) - count)[rows]
+    k = torch.arange(heads, device=dst.device)
+    # the edge at sorted position p = start + o of row i is entry o of each block row Ki + k,
+    # which begins at K * start + k * count[i]
+    position = ((start * (heads - 1) + torch.arange(num_edges, device=dst.device))
+                .unsqueeze(1) + k * count[rows].unsqueeze(1)).view(-1)
+    col = torch.empty_like(position).scatter_(
+        0, position, (src[order].unsqueeze(1) * heads + k).view(-1))
+    take = torch.empty_like(position).scatter_(
+        0, position, (order.unsqueeze(1) * heads + k).view(-1))
+    ptr = torch.zeros(num_dst * heads + 1, dtype=torch.long, device=dst.device)
+    torch.cumsum(count.repeat_interleave(heads), 0, out=ptr[1:])
+    return HeadBlocks(ptr.to(index_dtype), col.to(index_dtype), take.to(index_dtype))
+
+
+#: The :class:`HeadBlocks` of the last graphs: key -> (src, dst, blocks). The key holds the
+#: addresses, shapes, strides and version counters of ``src``/``dst`` and the sizes; the entry
+#: holds the tensors themselves, so that their memory cannot go to another graph while cached.
+#: A graph in training takes two entries per number of heads (its edges and their reverse,
+#: for the backward pass).
+_HEAD_BLOCKS: OrderedDict[tuple, Tuple[Tensor, Tensor, HeadBlocks]] = OrderedDict()
+_HEAD_BLOCKS_SIZE = 8
+
+
+def head_blocks(src: Tensor, dst: Tensor, num_src: int, num_dst: int, num_loops: int,
+                heads: int) -> HeadBlocks:
+    """The :class:`HeadBlocks` of the edges ``src -> dst`` followed by the self-loops
+    ``i -> i`` of the first ``num_loops`` nodes, for ``heads`` heads.
+
+    Built once per graph: the same unmodified ``src``/``dst`` tensors (or views of the same
+    memory) with the same sizes reuse the blocks of an earlier call, also from inside a
+    compiled graph, so the sort and the index arithmetic run once per graph, not once per
+    epoch. An in-place change (the version counter) or other tensors rebuild them; inference
+    tensors (no version counter) are never cached.
+    """
+    try:
+        key = tuple((t.data_ptr(), t.shape, t.stride(), t.dtype, t.device, t._version)
+                    for t in (src, dst)) + (num_src, num_dst, num_loops, heads)
+    except RuntimeError:
+        return _build_head_blocks(src, dst, num_src, num_dst, num_loops, heads)
+    cached = _HEAD_BLOCKS.get(key)
+    if cached is not None:
+        _HEAD_BLOCKS.move_to_end(key)
+        return cached[2]
+    blocks = _build_head_blocks(src, dst, num_src, num_dst, num_loops, heads)
+    _HEAD_BLOCKS[key] = (src, dst, blocks)
+    while len(_HEAD_BLOCKS) > _HEAD_BLOCKS_SIZE:
+        _HEAD_BLOCKS.popitem(last=False)
+    return blocks
+
+
+@torch.library.custom_op("pyg_course::gat_aggregate", mutates_args=())
+def gat_aggregate(alpha: Tensor, x: Tensor, src: Tensor, dst: Tensor, num_dst: int,
+                  num_loops: int) -> Tensor:
+    r"""The attention-weighted sum of every head,
+    :math:`\mathbf{out}_{i,k} = \sum_{e = (j \to i)} \alpha_{e,k}\, \mathbf{x}_{j,k}`, over
+    the edges ``src -> dst`` followed by the self-loops ``i -> i``, ``i < num_loops``.
+
+    One sparse-dense product with the graph's :class:`HeadBlocks` (cached,
+    :func:`head_blocks`); ``torch.compile`` sees it as one opaque operator, whose backward is
+    :func:`gat_aggregate` over the reversed edges (for ``x``) and :func:`attention_grad` (for
+    ``alpha``).
+
+    Args:
+        alpha: attention :math:`(|E| + L, K)`.
+        x: source features :math:`(|V_s|, K, F)`.
+        src, dst: the edges :math:`(|E|)`, without the self-loops.
+        num_dst: number of target nodes :math:`|V_t|`.
+        num_loops: number :math:`L` of self-loops after the edges.
+
+    Returns:
+        :math:`(|V_t|, K, F)`.
+    """
+    num_src, heads, channels = x.shape
+    if alpha.size(0) == 0 or num_src == 0 or num_dst == 0:
+        return x.new_zeros(num_dst, heads, channels)
+    blocks = head_blocks(src, dst, num_src, num_dst, num_loops, heads)
+    adj = csr_tensor(blocks.ptr, blocks.col, alpha.reshape(-1).index_select(0, blocks.take),
+                     (num_dst * heads, num_src * heads))
+    return (adj @ x.reshape(num_src * heads, channels)).view(num_dst, heads, channels)
+
+
+@gat_aggregate.register_fake
+def _(alpha, x, src, dst, num_dst, num_loops):
+    return x.new_empty(num_dst, x.size(1), x.size(2))
+
+
+def _simd_lanes(x: Tensor) -> int:
+    """Elements of ``x``'s dtype in one SIMD register of torch's CPU kernels (1 off the
+    CPU)."""
+    if x.device.type != "cpu":
+        return 1
+    width = 64 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 32
+    return width // x.element_size()
+
+
+def attention_grad(grad: Tensor, x: Tensor, src: Tensor, dst: Tensor,
+                   num_loops: int) -> Tensor:
+    r"""The gradient of :func:`gat_aggregate` for the attention,
+    :math:`\partial \alpha_{e,k} = \langle \mathbf{g}_{i,k}, \mathbf{x}_{j,k} \rangle` for
+    :math:`e = (j \to i)`: :math:`(|E| + L, K)` from ``grad`` :math:`(|V_t|, K, F)`.
+
+    Under ``torch.compile`` it is written with gathers, which the compiler fuses with the sum
+    into one loop over the edges; in eager mode it is a sampled dense-dense product on the
+    :class:`HeadBlocks` pattern (``torch.sparse.sampled_addmm``), which never materialises
+    the :math:`(|E|, K, F)` products either.
+    """
+    if compiling():
+        if num_loops > 0:
+            loops = torch.arange(num_loops, device=src.device)
+            src, dst = torch.cat([src.long(), loops]), torch.cat([dst.long(), loops])
+        return (grad.index_select(0, dst) * x.index_select(0, src)).sum(-1)
+    num_src, heads, channels = x.shape
+    num_dst, num_edges = grad.size(0), src.numel() + num_loops
+    if num_edges == 0:
+        return x.new_zeros(0, heads)
+    blocks = head_blocks(src, dst, num_src, num_dst, num_loops, heads)
+    grad = grad.reshape(num_dst * heads, channels)
+    x = x.reshape(num_src * heads, channels)
+    lanes = _simd_lanes(x)
+    if 1 < channels < lanes:
+        # torch's CPU kernel reduces a dot product shorter than a register element by element,
+        # several times slower than a full register; zero columns leave the dots unchanged
+        grad, x = F.pad(grad, (0, lanes - channels)), F.pad(x, (0, lanes - channels))
+    pattern = csr_tensor(blocks.ptr, blocks.col, x.new_zeros(blocks.col.numel()),
+                         (num_dst * heads, num_src * heads))
+    dots = torch.sparse.sampled_addmm(pattern, grad, x.t(), beta=0).values()
+    return dots.index_select(0, blocks.place).view(num_edges, heads)
+
+
+def _aggregate_setup(ctx, inputs, output):
+    alpha, x, src, dst, _, num_loops = inputs
+    ctx.save_for_backward(alpha, x, src, dst)
+    ctx.num_loops = num_loops
+
+
+def _aggregate_backward(ctx, grad):
+    alpha, x, src, dst = ctx.saved_tensors
+    grad_alpha = grad_x = None
+    if ctx.needs_input_grad[0]:
+        grad_alpha = attention_grad(grad, x, src, dst, ctx.num_loops)
+    if ctx.needs_input_grad[1]:
+        grad_x = gat_aggregate(alpha, grad, dst, src, x.size(0), ctx.num_loops)
+    return grad_alpha, grad_x, None, None, None, None
+
+
+gat_aggregate.register_autograd(_aggregate_backward, setup_context=_aggregate_setup)
 
 
 def _sparse_attention(edges: Tensor, alpha: Tensor, layout: torch.layout, num_src: int,
@@ -113,18 +319,22 @@ class GATConv(MessagePassing):
     training); :meth:`message` scales the transformed source feature by the attention;
     :meth:`aggregate` sums the messages at each target; :meth:`update` concatenates or
     averages the heads and adds the residual and the bias. :meth:`message_and_aggregate`
-    fuses the middle two as one sparse-dense product per head over a CSR adjacency, which
-    never materialises the :math:`(|E|, K, F_{out})` messages: it is the default in eager
-    mode (``self.fuse = True``) for graphs with edges, and ``conv.fuse = False`` runs the
-    unfused path.
+    fuses the middle two into one sparse-dense product for all heads at once
+    (:func:`gat_aggregate` over the graph's :class:`HeadBlocks`), which never materialises
+    the :math:`(|E|, K, F_{out})` messages, forward or backward: it is the default
+    (``self.fuse = True``) in eager mode and under ``torch.compile`` alike, for float32 and
+    float64 features, and ``conv.fuse = False`` runs the unfused path.
 
     Self-loops (``add_self_loops=True``) are handled like PyG's ``GATConv``: every existing
     self-loop is removed, then exactly one is added per node (for bipartite input, per node
     index below ``min(|V_src|, |V_dst|)``). Under ``torch.compile`` the same attention comes
     from fixed-size steps: the existing self-loops stay but get a :math:`-\infty` logit (zero
-    attention), the added loops are appended, and the softmax and sums run as scatter
-    operations over the edge list (a ``SparseTensor`` is read through its stored index
-    tensors), so the layer compiles with ``fullgraph=True`` and gives eager's numbers.
+    attention), the added loops are appended, and the softmax runs as scatter operations over
+    the edge list (a ``SparseTensor`` is read through its stored index tensors), so the layer
+    compiles with ``fullgraph=True`` and gives eager's numbers. The sparse product is one
+    operator to the compiler (a ``torch.library`` custom operator), and its sparse structure
+    is built once per graph, outside the compiled code, and reused by every later call
+    (:func:`head_blocks`).
 
     Args:
         in_channels (int or (int, int)): size of each input feature, ``-1`` to infer it lazily,
@@ -330,12 +540,15 @@ class GATConv(MessagePassing):
             edge_index = torch.cat([edge_index, loops.view(1, -1).repeat(2, 1)], dim=1)
         return edge_index
 
-    def _traced_edges(self, edge_index: Adj, num_src: int, num_dst: int
-                      ) -> Tuple[Tensor, Optional[Tensor]]:
-        """The fixed-size edges used under ``torch.compile``: the input edges, then (with
-        ``add_self_loops``) one loop per node, and a mask of the input's own self-loops, which
-        get a :math:`-\\infty` logit (zero attention) instead of being removed. A
-        ``SparseTensor`` is read through its stored tensors only, so nothing leaves the graph."""
+    def _traced_edges(self, edge_index: Adj, num_loops: int
+                      ) -> Tuple[Tensor, Optional[Tensor], Tuple[Tensor, Tensor]]:
+        """The fixed-size edges used under ``torch.compile``: ``(edges, loop_mask, (src,
+        dst))`` with ``edges`` the input edges followed by (with ``add_self_loops``)
+        ``num_loops`` self-loops ``i -> i``, ``loop_mask`` marking the input's own self-loops,
+        which get a :math:`-\\infty` logit (zero attention) instead of being removed, and
+        ``(src, dst)`` the input's own index tensors, for :meth:`message_and_aggregate`. A
+        ``SparseTensor`` is read through its stored tensors only (its rows rebuilt from the
+        CSR pointer when only that is stored), so nothing leaves the graph."""
         if isinstance(edge_index, SparseTensor):
             storage = edge_index.storage
             src, dst = storage._col, storage._row
@@ -344,17 +557,16 @@ class GATConv(MessagePassing):
                 rows = torch.arange(rowptr.numel() - 1, device=src.device)
                 dst = torch.repeat_interleave(rows, rowptr.diff(), output_size=src.numel())
             edges = torch.stack([src, dst])
-        elif is_torch_sparse_tensor(edge_index):
-            edges, _, _ = adj_to_edge_index(edge_index, self.__class__.__name__)
         else:
-            edges = edge_index
+            if is_torch_sparse_tensor(edge_index):
+                edge_index, _, _ = adj_to_edge_index(edge_index, self.__class__.__name__)
+            edges, src, dst = edge_index, edge_index[0], edge_index[1]
         edges = edges.long()
         if not self.add_self_loops:
-            return edges, None
-        loops = torch.arange(min(num_src, num_dst), device=edges.device)
-        loop_mask = torch.cat([edges[0] == edges[1],
-                               torch.zeros_like(loops, dtype=torch.bool)])
-        return torch.cat([edges, loops.view(1, -1).expand(2, -1)], dim=1), loop_mask
+            return edges, None, (src, dst)
+        loops = torch.arange(num_loops, device=edges.device)
+        loop_mask = torch.cat([edges[0] == edges[1], torch.zeros_like(loops, dtype=torch.bool)])
+        return torch.cat([edges, loops.view(1, -1).expand(2, -1)], dim=1), loop_mask, (src, dst)
 
     def _cache_key(self, edge_index: Adj, num_src: int, num_dst: int) -> Optional[tuple]:
         """What must stay equal for a cached structure to be reused: the version counters of
@@ -369,22 +581,19 @@ class GATConv(MessagePassing):
             versions = tuple(t._version for t in tensors)
         except RuntimeError:
             return None
-        return versions + (num_src, num_dst, self.fuse, self.add_self_loops)
+        return versions + (num_src, num_dst, self.add_self_loops)
 
-    def _structure(self, edge_index: Adj, num_src: int, num_dst: int
-                   ) -> Tuple[Tensor, Optional[Tensor], Adj]:
-        """The edges after self-loop handling, and for the fused path the permutation that
-        sorts them by target and their CSR adjacency (rows: targets); the adjacency is the
-        edges themselves when the graph has no edges or no nodes on a side (nothing for a
-        sparse product to do).
+    def _structure(self, edge_index: Adj, num_src: int, num_dst: int) -> Tensor:
+        """The ``(2, E')`` edges after self-loop handling (:meth:`_edges`).
 
         A graph passed again as the *same* object (``edge_index`` tensor, ``SparseTensor`` or
         ``torch.sparse`` tensor), unmodified (its version counters unchanged), for the same
-        node counts reuses the last call's structure: the checks, the self-loop handling, the
-        sort and the transpose that the backward pass builds are done once per graph, not once
-        per epoch, and never synchronise with the device again. The cache holds a reference
-        to the input, so its memory cannot be reused by another graph while cached; any other
-        object or an in-place change rebuilds it.
+        node counts reuses the last call's edges: the checks and the self-loop handling are
+        done once per graph, not once per epoch, and never synchronise with the device again;
+        being the same tensor, the edges also find the sparse structure that
+        :func:`gat_aggregate` built for them (:func:`head_blocks`). The cache holds a
+        reference to the input, so its memory cannot be reused by another graph while cached;
+        any other object or an in-place change rebuilds it.
         """
         key = self._cache_key(edge_index, num_src, num_dst)
         cached = self._structure_cache
@@ -392,16 +601,8 @@ class GATConv(MessagePassing):
                 and cached[1] == key):
             return cached[2]
         edges = self._edges(edge_index, num_src, num_dst)
-        perm = None
-        adj: Adj = edges
-        if self.fuse and num_src > 0 and num_dst > 0 and edges.size(1) > 0:
-            dst_sorted, perm = torch.sort(edges[1], stable=True)
-            adj = SparseTensor(row=dst_sorted, col=edges[0, perm],
-                               sparse_sizes=(num_dst, num_src), is_sorted=True,
-                               trust_data=True)
-        structure = (edges, perm, adj)
-        self._structure_cache = (edge_index, key, structure)
-        return structure
+        self._structure_cache = (edge_index, key, edges)
+        return edges
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: Union[Tensor, Tuple[Tensor, Optional[Tensor]]], edge_index: Adj,
@@ -448,22 +649,24 @@ class GATConv(MessagePassing):
         score_dst = None if h_dst is None else (h_dst * self.att_dst).sum(dim=-1)
 
         traced = compiling()
-        loop_mask = perm = None
         if traced:
-            edges, loop_mask = self._traced_edges(edge_index, num_src, num_dst)
-            adj: Adj = edges
+            num_loops = min(num_src, num_dst) if self.add_self_loops else 0
+            edges, loop_mask, graph = self._traced_edges(edge_index, num_loops)
         else:
-            edges, perm, adj = self._structure(edge_index, num_src, num_dst)
-        fused = isinstance(adj, SparseTensor)
-        prop_size = None if fused else (num_src, num_dst)
-        alpha = self.edge_updater(adj, alpha=(score_src, score_dst), loop_mask=loop_mask,
-                                  size=prop_size)
-        out = self.propagate(adj, x=(h_src, h_dst), alpha=alpha, res=res, size=prop_size)
+            edges = self._structure(edge_index, num_src, num_dst)
+            num_loops, loop_mask, graph = 0, None, (edges[0], edges[1])
+        size = (num_src, num_dst)
+        alpha = self.edge_updater(edges, alpha=(score_src, score_dst), loop_mask=loop_mask,
+                                  size=size)
+        if self.fuse and not self.explain and h_src.dtype in (torch.float32, torch.float64):
+            out = self.update(self.message_and_aggregate(graph, x=(h_src, h_dst), alpha=alpha,
+                                                         num_dst=num_dst, num_loops=num_loops),
+                              res=res)
+        else:
+            out = self.propagate(edges, x=(h_src, h_dst), alpha=alpha, res=res, size=size)
 
         if not return_attention_weights:
             return out
-        if perm is not None:
-            alpha = torch.empty_like(alpha).index_copy_(0, perm, alpha)
         if traced:
             return out, (edges, alpha)
         if isinstance(edge_index, SparseTensor):
@@ -475,12 +678,12 @@ class GATConv(MessagePassing):
         return out, (edges, alpha)
 
     def edge_update(self, alpha_j: Tensor, alpha_i: OptTensor, loop_mask: OptTensor,
-                    index: Tensor, ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
+                    index: Tensor, dim_size: Optional[int]) -> Tensor:
         logits = alpha_j if alpha_i is None else alpha_j + alpha_i
         logits = F.leaky_relu(logits, self.negative_slope)
         if loop_mask is not None:
             logits = logits.masked_fill(loop_mask.unsqueeze(-1), float("-inf"))
-        alpha = edge_softmax(logits, index, dim_size, ptr)
+        alpha = edge_softmax(logits, index, dim_size)
         return F.dropout(alpha, p=self.dropout, training=self.training)
 
     def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
@@ -490,19 +693,11 @@ class GATConv(MessagePassing):
                   dim_size: Optional[int] = None) -> Tensor:
         return scatter(inputs, index, dim=0, dim_size=dim_size, reduce="sum")
 
-    def message_and_aggregate(self, adj_t: SparseTensor, x: Tuple[Tensor, OptTensor],
-                              alpha: Tensor) -> Tensor:
-        from torch_sparse import matmul
-
-        x_src = x[0]
-        if x_src.requires_grad:
-            # The transpose (for the gradient of x) is built once and shared by every head.
-            adj_t.storage.colptr()
-            adj_t.storage.csr2csc()
-        alpha_t = alpha.t().contiguous()
-        heads = [matmul(adj_t.set_value(alpha_t[k], layout="csr"), x_src[:, k].contiguous(),
-                        reduce="sum") for k in range(self.heads)]
-        return torch.stack(heads, dim=1)
+    def message_and_aggregate(self, graph: Tuple[Tensor, Tensor], x: Tuple[Tensor, OptTensor],
+                              alpha: Tensor, num_dst: int, num_loops: int) -> Tensor:
+        """:meth:`message` and :meth:`aggregate` in one: :func:`gat_aggregate` over the edges
+        ``graph = (src, dst)`` followed by ``num_loops`` self-loops."""
+        return gat_aggregate(alpha, x[0], graph[0], graph[1], num_dst, num_loops)
 
     def update(self, inputs: Tensor, res: OptTensor) -> Tensor:
         if self.concat:

@@ -251,9 +251,9 @@ def test_empty_graphs_unfused():
 
 
 def test_empty_graphs_fused_in_a_subprocess():
-    """The fused path on empty graphs (the sparse product is skipped: it dies with SIGFPE on 0
-    source nodes) runs in a child process, so that a crash fails this test instead of killing
-    pytest. Includes PyG's empty-graph test: 0 nodes, 0 edges."""
+    """The fused path on empty graphs (where the sparse product is skipped) runs in a child
+    process, so that a crash of a sparse kernel fails this test instead of killing pytest.
+    Includes PyG's empty-graph test: 0 nodes, 0 edges."""
     here = str(pathlib.Path(__file__).parent)
     code = textwrap.dedent(f"""
         import sys
