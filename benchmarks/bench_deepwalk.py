@@ -18,6 +18,13 @@ import sys
 import time
 
 import torch
+from run_all import peak_memory_mb, row
+
+from pyg_course.datasets import load_dataset
+from pyg_course.metrics import multilabel_f1
+from pyg_course.nn.models import DeepWalk
+from pyg_course.sampling import CSRGraph, random_walk
+from pyg_course.train import train_deepwalk
 
 #: Ours trains on the same walks as gensim, twice (reshuffled), with damped repeated rows: the
 #: BlogCatalog preset of scripts/train_deepwalk.py at gensim's walk count
@@ -70,8 +77,6 @@ def gensim_deepwalk(edge_index, num_nodes, args):
     """The original recipe: corpus of uniform walks, Word2Vec(sg=1, hs=1, negative=0)."""
     from gensim.models import Word2Vec
 
-    from pyg_course.sampling import CSRGraph, random_walk
-
     start = time.perf_counter()
     graph = CSRGraph(edge_index, num_nodes)
     starts = torch.arange(num_nodes).repeat(args.walks_per_node)
@@ -90,8 +95,6 @@ def gensim_deepwalk(edge_index, num_nodes, args):
 
 
 def ours_deepwalk(data, args):
-    from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
-
     start = time.perf_counter()
     model = DeepWalk(data, emb_dim=args.emb_dim, walk_length=args.walk_length,
                      window_size=args.window_size,
@@ -105,16 +108,11 @@ def ours_deepwalk(data, args):
 
 
 def main(argv=None):
-    from run_all import peak_memory_mb
-
     args = parse(argv)
     try:
         import gensim  # noqa: F401
     except ImportError:
         sys.exit("bench_deepwalk.py needs gensim for the reference recipe: pip install gensim")
-    from pyg_course.datasets import load_dataset
-    from pyg_course.metrics import multilabel_f1
-
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
     print(f"{args.dataset}: {data.num_nodes} nodes, {data.num_edges} edges; "
@@ -146,8 +144,6 @@ def main(argv=None):
 
 def run(argv=None) -> list:
     """:func:`main`, its result as a row for ``benchmarks/run_all.py``."""
-    from run_all import row
-
     args = parse(argv)
     ours_walks = (f" (ours {args.ours_walks_per_node})" if args.ours_walks_per_node else "")
     case = (f"{args.dataset}: train (walks included), {args.walks_per_node}{ours_walks} "

@@ -17,6 +17,10 @@ import argparse
 import time
 
 import torch
+from run_all import peak_memory_mb, row
+
+from pyg_course.nn.models import DeepWalk
+from pyg_course.train import train_deepwalk
 
 
 def parse_args(argv=None):
@@ -41,10 +45,6 @@ def _sync(device):
 
 
 def main(argv=None):
-    from run_all import peak_memory_mb
-
-    from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
-
     args = parse_args(argv)
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -81,8 +81,6 @@ def main(argv=None):
 
 def run(argv=None) -> list:
     """:func:`main`, as rows for ``benchmarks/run_all.py`` (no peer: time per epoch only)."""
-    from run_all import row
-
     args = parse_args(argv)
     out = []
     for r in main(argv):

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pyg_course.argtypes import nonnegative_float, probability
-from pyg_course.testing.scripts import load_script
+from pyg_course.train.argtypes import nonnegative_float, probability
 from pyg_course.train.loop import Trainer
 
 
@@ -110,6 +111,16 @@ def transform(data, args: argparse.Namespace):
     return data
 
 
+def train_sage() -> ModuleType:
+    """A fresh copy of ``scripts/train_sage.py`` as a module (its ``__main__`` block does not
+    run), so that replacing its functions here changes no other copy."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_sage.py"
+    spec = importlib.util.spec_from_file_location("train_sage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: Optional[List[str]] = None):
     argv = sys.argv[1:] if argv is None else list(argv)
     ours, rest = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
@@ -119,7 +130,7 @@ def main(argv: Optional[List[str]] = None):
     for refused in ("--ddp", "--resume", "--unsupervised"):
         if refused in rest:
             p.error(f"{refused} is not supported here (the variants are not checkpointed)")
-    script = load_script(Path(__file__).resolve().parents[1] / "scripts" / "train_sage.py")
+    script = train_sage()
     load = script.data_from_args
     script.data_from_args = lambda *a, **k: transform(load(*a, **k), args)
     script.run_experiment = functools.partial(script.run_experiment,

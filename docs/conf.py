@@ -97,17 +97,18 @@ API_MODULES = [
     "pyg_course.transforms",
     "pyg_course.nn.models.deepwalk",
     "pyg_course.train.cli",
-    "pyg_course.argtypes",
+    "pyg_course.train.argtypes",
     "pyg_course.train.unsupervised",
     "pyg_course.train.distributed",
     "pyg_course.train.experiment",
     "pyg_course.train.checkpoint",
     "pyg_course.train.baselines",
     "pyg_course.metrics.smoothing",
-    "pyg_course.testing.graphs",
     "pyg_course.nn.conv.checks",
-    "pyg_course.testing",
+    "pyg_course.utils.checks",
     "pyg_course.utils.sparse",
+    "pyg_course.utils.stats",
+    "pyg_course.utils.errors",
 ]
 
 

@@ -21,10 +21,10 @@ import torch
 from torch_geometric.transforms import Compose
 from torch_geometric.utils import degree, dropout_edge
 
-from pyg_course.argtypes import out_prefix, positive_int, probability
 from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GCN, GraphSAGE
 from pyg_course.train import TrainConfig, run_experiment
+from pyg_course.train.argtypes import out_prefix, positive_int, probability
 from pyg_course.train.cli import load_or_exit
 from pyg_course.transforms import (
     AddRandomWalkPE,

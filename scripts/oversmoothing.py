@@ -34,13 +34,14 @@ from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from tqdm import tqdm
 
-from pyg_course.argtypes import nonnegative_float, out_prefix, positive_int, probability
 from pyg_course.datasets import DATASETS, num_classes
 from pyg_course.metrics.smoothing import smoothing_report
 from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
 from pyg_course.train import Trainer
+from pyg_course.train.argtypes import nonnegative_float, out_prefix, positive_int, probability
 from pyg_course.train.cli import dataset, load_or_exit, normalize_features, training_parser
 from pyg_course.train.loop import TrainConfig
+from pyg_course.utils.stats import mean_std
 
 MEASURED = ["test_acc", "val_acc", "best_epoch", "mad", "mad_neighbors", "mad_gap", "dirichlet",
             "dirichlet_normalized", "epoch_time"]
@@ -199,8 +200,7 @@ def run_seed(name: str, remedy: str, depth: int, seed: int, s: dict, args) -> di
 def cell_row(name: str, remedy: str, depth: int, seeds: list, settings: str) -> dict:
     """One CSV row from a cell's seeds: the means, and the sample std of the test accuracy."""
     out = {k: statistics.fmean(float(r[k]) for r in seeds) for k in MEASURED}
-    accs = [float(r["test_acc"]) for r in seeds]
-    out["test_acc_std"] = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    _, out["test_acc_std"] = mean_std(float(r["test_acc"]) for r in seeds)
     return {"dataset": name, "remedy": remedy, "depth": depth, "runs": len(seeds), **out,
             "settings": settings}
 

@@ -15,8 +15,7 @@ import argparse
 import difflib
 from pathlib import Path
 
-from pyg_course.argtypes import positive_int
-from pyg_course.reproduce import (
+from reproduce_lib import (
     REPO,
     experiments,
     run_all,
@@ -26,6 +25,8 @@ from pyg_course.reproduce import (
     unmatched,
     write_tables,
 )
+
+from pyg_course.train.argtypes import positive_int
 
 
 def main(argv=None):

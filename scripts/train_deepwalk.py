@@ -20,13 +20,15 @@ import time
 import numpy as np
 import torch
 
-from pyg_course.argtypes import out_folder_error
 from pyg_course.datasets import DATASETS
 from pyg_course.metrics import evaluate_node_embeddings
-from pyg_course.nn.models.deepwalk import DeepWalk, train_deepwalk
-from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.nn.models import DeepWalk
+from pyg_course.train import train_deepwalk
+from pyg_course.train.argtypes import out_folder_error
 from pyg_course.train.cli import load_or_exit
 from pyg_course.train.loop import resolve_device
+from pyg_course.utils.checks import check_int, check_real
+from pyg_course.utils.stats import mean_std
 
 #: Per-dataset defaults (found on the validation split / the 50% ratio; see docs/results).
 #: Sparse citation graphs: DGL's SparseAdam loop, one walk per node per epoch. BlogCatalog (dense,
@@ -176,9 +178,10 @@ def _print_run(name: str, seed: int, evaluation: dict, train_time: float, losses
 
 
 def summarize(runs: list) -> dict:
-    """Mean and (population) std over seeds: ``test_acc_mean``/``_std`` for a probe,
-    ``micro@50_mean``/``_std`` and ``macro@50_mean``/``_std`` (one pair per training ratio)
-    for the multi-label protocol, and ``train_time_s_mean``/``_std``."""
+    """Mean and sample std (``ddof=1``, :func:`~pyg_course.utils.stats.mean_std`) over seeds:
+    ``test_acc_mean``/``_std`` for a probe, ``micro@50_mean``/``_std`` and
+    ``macro@50_mean``/``_std`` (one pair per training ratio) for the multi-label protocol, and
+    ``train_time_s_mean``/``_std``."""
     values = {"train_time_s": [r["train_time_s"] for r in runs]}
     for r in runs:
         ev = r["evaluation"]
@@ -191,9 +194,7 @@ def summarize(runs: list) -> dict:
             values.setdefault("test_acc", []).append(ev["accuracy"])
     out = {}
     for key, vals in values.items():
-        t = torch.tensor(vals, dtype=torch.float64)
-        out[f"{key}_mean"] = float(t.mean())
-        out[f"{key}_std"] = float(t.std(unbiased=False)) if len(vals) > 1 else 0.0
+        out[f"{key}_mean"], out[f"{key}_std"] = mean_std(vals)
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyg_course.testing.scripts import load_script
+from tests.helpers.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "run_all.py"

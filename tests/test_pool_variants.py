@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch_geometric.data import Data
 
 from pyg_course.nn.models import GraphSAGE
-from pyg_course.testing.scripts import load_script
 from pyg_course.train.loop import TrainConfig
+from tests.helpers.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pool_variants.py"
 

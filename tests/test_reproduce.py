@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from pyg_course.reproduce import (
+from reproduce_lib import (
     BEGIN,
     END,
     Experiment,
@@ -38,7 +37,7 @@ def test_dry_run_lists_every_experiment():
 
 
 def test_only_picks_runs_peers_included_and_tables_keep_every_row(tmp_path, monkeypatch):
-    from pyg_course import reproduce
+    import reproduce_lib as reproduce
 
     exps = experiments()
     picked = [(e.folder, p) for e, p in reproduce.tasks_of(exps, only=["gat-cora-pyg"])]
@@ -51,7 +50,7 @@ def test_only_picks_runs_peers_included_and_tables_keep_every_row(tmp_path, monk
     ran = []
     monkeypatch.setattr(reproduce, "run_one", lambda exp, *a, **k: ran.append(exp.key))
     script = REPO / "scripts" / "reproduce.py"
-    from pyg_course.testing.scripts import load_script
+    from tests.helpers.scripts import load_script
 
     load_script(script).main(["--only", "gat-citeseer-pyg", "--results", str(tmp_path),
                               "--no-readme"])
@@ -101,7 +100,7 @@ def test_one_experiment_end_to_end_and_table_format(tmp_path):
 
 
 def test_rows_sharing_one_run_run_it_once_and_read_a_csv(tmp_path):
-    from pyg_course.reproduce import _cell_of
+    from reproduce_lib import _cell_of
 
     args = ["--datasets", "CSBM", "--depths", "2", "4", "--remedies", "plain", "--quick"]
     rows = [Experiment(f"os-{d}", "Over-smoothing", f"{d} layers", "oversmoothing.py", args,
@@ -111,7 +110,7 @@ def test_rows_sharing_one_run_run_it_once_and_read_a_csv(tmp_path):
                          read=_cell_of("plain", 8), run_key="os", out_name="sweep",
                          result_file="sweep.csv")
     logs = []
-    from pyg_course import reproduce
+    import reproduce_lib as reproduce
 
     original = reproduce.run_one
     reproduce.run_one = lambda *a, **k: logs.append(a[0].key) or original(*a, **k)
@@ -141,7 +140,7 @@ def test_side_by_side_jobs_run_every_task(tmp_path):
 
 
 def test_longest_first_uses_the_last_wall_times(tmp_path):
-    from pyg_course.reproduce import TIMING, longest_first, run_name
+    from reproduce_lib import TIMING, longest_first, run_name
 
     exps = [Experiment(f"e{i}", "G", f"row {i}", "train_gcn.py", [], peer_args=["--impl", "pyg"])
             for i in range(4)]
@@ -186,13 +185,13 @@ def test_quick_arguments_replace_the_flags_they_set():
 
 
 def _script():
-    from pyg_course.testing.scripts import load_script
+    from tests.helpers.scripts import load_script
 
     return load_script(REPO / "scripts" / "reproduce.py")
 
 
 def test_quick_oversmoothing_drops_the_flags_quick_overrides():
-    from pyg_course.reproduce import without
+    from reproduce_lib import without
 
     assert without(["--a", "1", "--b", "2", "3", "--c"], ["--b", "--d"]) == ["--a", "1", "--c"]
     sweep = next(e for e in experiments() if e.key == "oversmoothing-plain-16")
@@ -225,7 +224,7 @@ def test_bad_jobs_and_only_are_refused(capsys, argv, message):
 def test_relative_results_from_another_folder(tmp_path, monkeypatch):
     # The runs start in the repository; a relative --results must still name the caller's
     # folder. (A stand-in repository, so that a wrong folder is never the real one.)
-    from pyg_course import reproduce
+    import reproduce_lib as reproduce
 
     fake_repo = tmp_path / "repo"
     fake_repo.mkdir()
@@ -264,7 +263,7 @@ def test_every_generated_command_passes_its_scripts_checks(quick, tmp_path):
     """The scripts check their options before loading data; a reproduce command they refuse
     would only show as a FAILED row after an hour. Each script's data loading is replaced by
     a stop, so nothing trains."""
-    from pyg_course.testing.scripts import load_script
+    from tests.helpers.scripts import load_script
 
     count = 0
     for exp in experiments():

@@ -9,9 +9,8 @@ CODE = """
 import torch
 from torch_geometric.data import Data
 from pyg_course.metrics import mad_gap
-from pyg_course.nn.conv.checks import index_rows
 from pyg_course.nn.models import GraphSAGE
-from pyg_course.utils.sparse import sparse_dropout
+from pyg_course.utils.sparse import index_rows, sparse_dropout
 from pyg_course.train.loop import prepare_features
 from pyg_course.transforms import OneHotNodeId, cycle_counts, khop_virtual_edges
 

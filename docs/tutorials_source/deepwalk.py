@@ -130,7 +130,7 @@ assert result["accuracy"] > 0.7   # chance is about 0.5
 
 # %%
 # ``scripts/train_deepwalk.py`` runs the same on Cora, CiteSeer and BlogCatalog (multi-label,
-# micro/macro-F1 as in the paper); :func:`pyg_course.nn.models.deepwalk.train_deepwalk` is the
+# micro/macro-F1 as in the paper); :func:`pyg_course.train.train_deepwalk` is the
 # loop above as a function. Its plot of the karate-club embeddings (when it has been run):
 #
 # .. pyg-course-results:: deepwalk

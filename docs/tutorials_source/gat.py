@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from pyg_course.datasets import load_dataset, num_classes
+from pyg_course.metrics import attention_entropy
 from pyg_course.nn import GATConv
-from pyg_course.nn.models import GAT, attention_entropy
+from pyg_course.nn.models import GAT
 from pyg_course.train import TrainConfig, Trainer
 
 torch.manual_seed(0)
@@ -137,7 +138,7 @@ assert result["test_acc"] > 0.7
 # Does GAT actually learn to prefer some neighbours? A node's attention entropy
 # :math:`H_i = -\sum_j \alpha_{ij}\log\alpha_{ij}` is at most :math:`\log|\mathcal{N}(i) \cup
 # \{i\}|`, reached by uniform attention (what a mean aggregator does);
-# :func:`pyg_course.nn.models.attention_entropy` computes both. The code plots, for every
+# :func:`pyg_course.metrics.attention_entropy` computes both. The code plots, for every
 # node and head of the first layer, how far the entropy is below the uniform one, and the
 # attention of one node to its neighbours, head by head:
 

@@ -175,7 +175,7 @@ print("mini-batch with all neighbours == full-graph output for the seed nodes")
 # multiplying the zeros is most of a mini-batch's cost. ``NeighborLoader`` cannot slice a sparse
 # CSR matrix, so :class:`pyg_course.train.Trainer` lets the loader sample a copy of the graph
 # without features and gathers each batch's rows itself, sparse
-# (:func:`pyg_course.nn.conv.checks.index_rows` on ``batch.n_id``); ``SAGEConv`` multiplies
+# (:func:`pyg_course.utils.sparse.index_rows` on ``batch.n_id``); ``SAGEConv`` multiplies
 # sparse input sparsely. The numbers are the same as with dense rows (tested), and a CiteSeer
 # mini-batch epoch is about 9× faster (``docs/results/sage.md``).
 #

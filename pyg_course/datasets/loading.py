@@ -15,6 +15,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import coalesce
 
 from pyg_course.datasets.csbm import csbm
+from pyg_course.utils.errors import describe_error
 
 ENV_VAR = "PYG_COURSE_DATA"
 CACHE_ENV_VAR = "PYG_COURSE_CACHE"
@@ -133,13 +134,6 @@ def embedded_raw(name: str, raw_names: list[str]) -> Optional[Path]:
                            f"sha256 {got[:12]}... differs from the shipped checksum "
                            f"{str(want)[:12]}...; reinstall pyg_course")
     return raw
-
-
-def describe_error(exc: BaseException) -> str:
-    """``"TypeName: first line of the message"`` (at most 200 characters of it): an exception
-    quoted inside one-line error messages about a file that could not be read."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
 
 
 def _corrupt(name: str, path: Path, why: str) -> DatasetCorruptError:

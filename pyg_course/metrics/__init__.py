@@ -1,7 +1,7 @@
 """Evaluation of embeddings and models: linear probes, multi-label F1, over-smoothing
 measures, attention diagnostics."""
 
-from pyg_course.metrics.attention import plot_entropy, save_attention
+from pyg_course.metrics.attention import attention_entropy, plot_entropy, save_attention
 from pyg_course.metrics.probe import (
     evaluate_node_embeddings,
     linear_probe,
@@ -11,6 +11,7 @@ from pyg_course.metrics.probe import (
 from pyg_course.metrics.smoothing import dirichlet_energy, mad, mad_gap
 
 __all__ = [
+    "attention_entropy",
     "dirichlet_energy",
     "evaluate_node_embeddings",
     "linear_probe",

@@ -4,10 +4,38 @@ attention, saved and plotted (``scripts/train_gat.py --save-attention``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Tuple
 
 import torch
+from torch import Tensor
+from torch_geometric.utils import scatter
 
-from pyg_course.nn.models.gat import attention_entropy
+
+def attention_entropy(edge_index: Tensor, alpha: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
+    r"""Entropy of each node's attention over its incoming edges, and that of uniform attention.
+
+    .. math::
+        H_i = -\sum_{j \in \mathcal{N}(i)} \alpha_{ij} \log \alpha_{ij}, \qquad
+        H_i^{\mathrm{uniform}} = \log |\mathcal{N}(i)|
+
+    A node whose learned entropy is close to :math:`\log |\mathcal{N}(i)|` weighs its
+    neighbours (about) equally, as a GCN would; a much lower one has learned to pick some.
+
+    Args:
+        edge_index: ``(2, E)`` edges ``src -> dst`` the attention refers to.
+        alpha: attention :math:`(E)` or :math:`(E, K)` (one column per head).
+        num_nodes: number of target nodes.
+
+    Returns:
+        ``(entropy, uniform)``: :math:`(N)` or :math:`(N, K)` learned entropies, and the
+        :math:`(N)` entropies of uniform attention; nodes without incoming edges get 0.
+    """
+    dst = edge_index[1]
+    terms = -alpha * torch.log(alpha.clamp_min(torch.finfo(alpha.dtype).tiny))
+    entropy = scatter(terms, dst, dim=0, dim_size=num_nodes, reduce="sum")
+    deg = scatter(torch.ones_like(dst, dtype=alpha.dtype), dst, dim=0, dim_size=num_nodes,
+                  reduce="sum")
+    return entropy, deg.clamp_min(1.0).log()
 
 
 def save_attention(model, data, out: Path, title: str) -> dict:

@@ -21,6 +21,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from torch import Tensor
 
+from pyg_course.utils.checks import looks_like_mask
+from pyg_course.utils.stats import mean_std
+
 ArrayLike = Union[Tensor, np.ndarray]
 
 
@@ -55,7 +58,7 @@ def _mask(mask: ArrayLike, n: int, name: str, where: str) -> np.ndarray:
     if m.ndim != 1 or m.dtype.kind not in "iu":
         raise TypeError(f"{where}: {name} must be a boolean mask or a 1-D index tensor, got "
                         f"shape {m.shape} ({m.dtype})")
-    if n > 2 and m.shape == (n,) and np.isin(m, (0, 1)).all():
+    if looks_like_mask(m, n):
         raise ValueError(f"{where}: {name} is an integer vector of length {n} holding only "
                          f"0/1 values: it looks like a 0/1 mask; pass a bool mask or node "
                          f"indices")
@@ -241,7 +244,8 @@ def multilabel_f1(embeddings: ArrayLike, Y: ArrayLike,
 
     Returns:
         For one ratio: ``{"micro": mean, "macro": mean, "micro_std": .., "macro_std": ..,
-        "train_ratio": r, "repeats": n}``; for a sequence, a list of such dicts.
+        "train_ratio": r, "repeats": n}`` (mean and sample standard deviation over the splits,
+        :func:`~pyg_course.utils.stats.mean_std`); for a sequence, a list of such dicts.
     """
     where = "multilabel_f1"
     ratios, single = _ratios(train_ratio, where)
@@ -281,9 +285,10 @@ def _multilabel_f1_at(x: np.ndarray, Y: np.ndarray, train_ratio: float, repeats:
         pred = top_k_predictions(clf.predict_proba(x[te]), Y[te].sum(1))
         micro.append(f1_score(Y[te], pred, average="micro", zero_division=0))
         macro.append(f1_score(Y[te], pred, average="macro", zero_division=0))
-    return {"micro": float(np.mean(micro)), "macro": float(np.mean(macro)),
-            "micro_std": float(np.std(micro)), "macro_std": float(np.std(macro)),
-            "train_ratio": train_ratio, "repeats": repeats}
+    micro_mean, micro_std = mean_std(micro)
+    macro_mean, macro_std = mean_std(macro)
+    return {"micro": micro_mean, "macro": macro_mean, "micro_std": micro_std,
+            "macro_std": macro_std, "train_ratio": train_ratio, "repeats": repeats}
 
 
 def evaluate_node_embeddings(embeddings: ArrayLike, data, label: str = "y",

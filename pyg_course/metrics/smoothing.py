@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import remove_self_loops, scatter
 
-from pyg_course.nn.conv.checks import check_edge_index
+from pyg_course.utils.checks import check_edge_index
 from pyg_course.utils.sparse import to_csr
 
 DEFAULT_CHUNK = 1024

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pyg_course.nn.models.stack import check_real
+from pyg_course.utils.checks import check_real
 
 MODES = ("sage", "margin")
 SIMILARITIES = ("dot", "cosine")

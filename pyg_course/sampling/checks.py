@@ -8,8 +8,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from pyg_course.nn.models.stack import check_int
 from pyg_course.sampling.random_walk import CSRGraph
+from pyg_course.utils.checks import check_int, looks_like_mask
 
 
 def check_graph(edge_index: Tensor, num_nodes: Optional[int], where: str) -> Tuple[Tensor, int]:
@@ -92,8 +92,7 @@ def candidate_pool(candidates, num_nodes: int, device: torch.device, where: str)
             raise ValueError(f"{where}: a boolean candidates mask must have {num_nodes} entries, "
                              f"got {candidates.numel()}")
         candidates = candidates.nonzero().view(-1)
-    elif (num_nodes > 2 and candidates.numel() == num_nodes
-          and bool(((candidates == 0) | (candidates == 1)).all())):
+    elif looks_like_mask(candidates, num_nodes):
         raise ValueError(f"{where}: candidates of length {num_nodes} holding only 0 and 1 look "
                          f"like a mask: pass a bool mask (candidates.bool()) or node ids")
     candidates = torch.unique(candidates.long())

@@ -43,9 +43,9 @@ from typing import List, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_course.nn.models.stack import check_int, check_real
 from pyg_course.sampling.checks import candidate_pool, check_csr_graph, check_graph, node_ids
 from pyg_course.sampling.random_walk import CSRGraph
+from pyg_course.utils.checks import check_int, check_real
 
 
 def _isin_sorted(query: Tensor, sorted_keys: Tensor) -> Tensor:

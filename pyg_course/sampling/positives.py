@@ -16,9 +16,9 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from pyg_course.nn.models.stack import check_int, check_real
 from pyg_course.sampling.checks import check_csr_graph, node_ids
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
+from pyg_course.utils.checks import check_int, check_real
 
 
 class WalkPositiveSampler:

@@ -22,6 +22,8 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
+from pyg_course.utils.checks import check_edge_index, check_int
+
 
 class CSRGraph:
     r"""A directed graph in compressed sparse row form, built once and reused by every call of
@@ -47,9 +49,6 @@ class CSRGraph:
         if not isinstance(edge_index, Tensor):
             raise TypeError(f"CSRGraph: edge_index must be a Tensor, got "
                             f"{type(edge_index).__name__}")
-        # Imported here: pyg_course.nn's models import this module.
-        from pyg_course.nn.conv.checks import check_edge_index
-        from pyg_course.nn.models.stack import check_int
         if num_nodes is None:
             if edge_index.dim() == 2 and edge_index.numel() > 0:
                 num_nodes = int(edge_index.max()) + 1

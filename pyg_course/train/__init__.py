@@ -1,4 +1,5 @@
-"""The shared training loop: full batch or NeighborLoader mini-batches, checkpoints, seeds."""
+"""The shared training loop: full batch or NeighborLoader mini-batches, checkpoints, seeds;
+DeepWalk's own loops (:func:`train_deepwalk`)."""
 
 from pyg_course.train.checkpoint import (
     CheckpointError,
@@ -6,7 +7,8 @@ from pyg_course.train.checkpoint import (
     load_checkpoint,
     save_atomic,
 )
-from pyg_course.train.experiment import mean_std, run_experiment
+from pyg_course.train.deepwalk import train_deepwalk
+from pyg_course.train.experiment import run_experiment
 from pyg_course.train.loop import (
     NonFiniteLossError,
     TrainConfig,
@@ -22,9 +24,9 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "load_checkpoint",
-    "mean_std",
     "prepare_features",
     "resolve_device",
     "run_experiment",
     "save_atomic",
+    "train_deepwalk",
 ]

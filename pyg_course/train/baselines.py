@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
-from pyg_course.nn.conv.checks import check_edge_index
+from pyg_course.utils.checks import check_edge_index
 from pyg_course.utils.sparse import sparse_dropout
 
 

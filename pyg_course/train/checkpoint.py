@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from pyg_course.datasets.loading import describe_error
+from pyg_course.utils.errors import describe_error
 
 
 def rng_state() -> Dict[str, Any]:

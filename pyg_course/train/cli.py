@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional
 import torch
 from torch_geometric.data import Data
 
-from pyg_course.argtypes import (
+from pyg_course.datasets import DATASETS, load_dataset
+from pyg_course.train.argtypes import (
     nonnegative_float,
     nonnegative_int,
     num_neighbors,
@@ -27,7 +28,6 @@ from pyg_course.argtypes import (
     positive_int,
     probability,
 )
-from pyg_course.datasets import DATASETS, load_dataset
 from pyg_course.train.checkpoint import CheckpointError
 from pyg_course.train.loop import NonFiniteLossError, TrainConfig
 

@@ -27,16 +27,10 @@ from pyg_course.train.checkpoint import (
 )
 from pyg_course.train.distributed import broadcast_object, is_main_process
 from pyg_course.train.loop import NonFiniteLossError, TrainConfig, Trainer, resolve_device
+from pyg_course.utils.stats import mean_std
 
 # Settings that may differ between an interrupted run and its resumption.
 _RESUME_FREE = {"progress", "device", "num_workers", "eval_batch_size", "checkpoint_every"}
-
-
-def mean_std(values: List[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def run_experiment(

@@ -21,9 +21,8 @@ from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.datasets import check_features
-from pyg_course.nn.conv.checks import index_rows
 from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
-from pyg_course.utils.sparse import to_csr
+from pyg_course.utils.sparse import index_rows, to_csr
 
 SPLITS = ("train", "val", "test")
 

@@ -61,7 +61,7 @@ from pyg_course.train.cli import (
     positive_int,
     run_flags,
 )
-from pyg_course.train.experiment import mean_std, write_history
+from pyg_course.train.experiment import write_history
 from pyg_course.train.loop import (
     NonFiniteLossError,
     check_loss,
@@ -69,6 +69,7 @@ from pyg_course.train.loop import (
     neighbor_sampler,
     resolve_device,
 )
+from pyg_course.utils.stats import mean_std
 
 
 def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

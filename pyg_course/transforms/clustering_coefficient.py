@@ -7,7 +7,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from pyg_course.transforms.cycle_counts import cycle_counts, set_node_features, simple_undirected
+from pyg_course.transforms.cycle_counts import cycle_counts
+from pyg_course.transforms.shared import set_node_features, simple_undirected
 
 
 def clustering_coefficient(edge_index: Tensor, num_nodes: int) -> Tensor:

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import coalesce
 
-from pyg_course.transforms.cycle_counts import simple_undirected
+from pyg_course.transforms.shared import simple_undirected
 from pyg_course.utils.sparse import to_csr
 
 

@@ -8,7 +8,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from pyg_course.transforms.cycle_counts import set_node_features
+from pyg_course.transforms.shared import set_node_features
 from pyg_course.utils.sparse import csr_tensor
 
 

@@ -8,8 +8,8 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import scatter
 
-from pyg_course.nn.conv.checks import check_edge_index
-from pyg_course.transforms.cycle_counts import set_node_features
+from pyg_course.transforms.shared import set_node_features
+from pyg_course.utils.checks import check_edge_index
 
 
 def pagerank(edge_index: Tensor, num_nodes: int, alpha: float = 0.85, tol: float = 1e-10,

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 from torch_geometric.transforms import VirtualNode as PyGVirtualNode
 
-from pyg_course.nn.conv.checks import check_edge_index
+from pyg_course.utils.checks import check_edge_index
 
 
 class VirtualNode(BaseTransform):

@@ -1,6 +1,6 @@
 """Sparse-matrix helpers shared by the models, transforms and training loop: dropout on a
-sparse matrix's non-zeros, and building ``torch.sparse_csr`` matrices without torch's one-time
-"beta" notice.
+sparse matrix's non-zeros, gathering a mini-batch's rows in any layout, and building
+``torch.sparse_csr`` matrices without torch's one-time "beta" notice.
 
 torch warns once per process, the first time any CSR tensor is built, that "Sparse CSR tensor
 support is in beta state". The package builds CSR matrices on purpose (bag-of-words features,
@@ -57,3 +57,30 @@ def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     x = x.coalesce()
     return torch.sparse_coo_tensor(x.indices(), F.dropout(x.values(), p, True), x.size(),
                                    is_coalesced=True, check_invariants=False)
+
+
+def index_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]`` for a dense, COO or CSR ``x`` (a mini-batch's features); sparse ``x``
+    stays sparse, in its layout, so that a mini-batch of bag-of-words rows is gathered, dropped
+    out and multiplied at the cost of its non-zeros. (``torch.index_select`` has no CSR kernel,
+    and ``NeighborLoader`` cannot slice a CSR matrix, which is why the training loop gathers
+    sparse features itself.)"""
+    index = index.to(device=x.device, dtype=torch.long)
+    if not is_torch_sparse_tensor(x):
+        return x.index_select(0, index)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= x.size(0)):
+        raise IndexError(f"index_rows: row index out of range [0, {x.size(0)}) "
+                         f"(min {int(index.min())}, max {int(index.max())})")
+    if x.layout != torch.sparse_csr:
+        return x.index_select(0, index)
+    crow, col, val = x.crow_indices(), x.col_indices(), x.values()
+    start = crow[index]
+    count = crow[index + 1] - start
+    new_crow = torch.zeros(index.numel() + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(count, 0, out=new_crow[1:])
+    nnz = int(new_crow[-1])
+    # Position of every kept entry: its row's start in x plus its offset within the row.
+    pos = (torch.repeat_interleave(start - new_crow[:-1], count, output_size=nnz)
+           + torch.arange(nnz, dtype=crow.dtype, device=crow.device))
+    # Rows of a valid CSR tensor stay valid: no invariant check needed.
+    return csr_tensor(new_crow, col[pos], val[pos], (index.numel(), x.size(1)))

@@ -86,6 +86,9 @@ def test_multilabel_f1_protocol_by_hand():
         macro.append(f1_score(Y[te], pred, average="macro"))
     assert out["micro"] == pytest.approx(np.mean(micro))
     assert out["macro"] == pytest.approx(np.mean(macro))
+    # The sample std over the splits (ddof=1), the estimator of every mean ± std.
+    assert out["micro_std"] == pytest.approx(np.std(micro, ddof=1))
+    assert out["macro_std"] == pytest.approx(np.std(macro, ddof=1))
     assert out["micro"] > 0.8
     noise = np.random.RandomState(2).randn(*Y.shape)
     assert multilabel_f1(noise, Y, 0.5, repeats=2)["micro"] < 0.6

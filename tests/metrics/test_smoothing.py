@@ -7,7 +7,7 @@ import torch
 from torch_geometric.utils import to_undirected
 
 from pyg_course.metrics import dirichlet_energy, mad, mad_gap
-from pyg_course.testing import toy_graph
+from tests.helpers.graphs import toy_graph
 
 PATH = toy_graph("path").edge_index  # 0 - 1 - 2 - 3
 

@@ -11,7 +11,7 @@ from pyg_course.sampling import (
     far_negatives,
     unigram_negatives,
 )
-from pyg_course.testing.graphs import TOY_GRAPHS
+from tests.helpers.graphs import TOY_GRAPHS
 
 
 def bfs_dist(edge_index, num_nodes, src):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pyg_course.sampling import WalkPositiveSampler, walk_positives
-from pyg_course.testing.graphs import TOY_GRAPHS
+from tests.helpers.graphs import TOY_GRAPHS
 
 
 def edge_set(edge_index):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pyg_course.testing.scripts import load_script
+from tests.helpers.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "oversmoothing.py"
 

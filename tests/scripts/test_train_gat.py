@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pyg_course.testing.scripts import load_script
 from pyg_course.train.checkpoint import CheckpointError
+from tests.helpers.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_gat.py"
@@ -114,7 +114,7 @@ def old_paper_gat(num_features, hidden_per_head, num_layers, out_channels, heads
     convs.append(GATConv(size, out_channels, heads=output_heads, concat=False, dropout=dropout))
 
     def forward(x, edge_index, training):
-        from pyg_course.nn.models import sparse_dropout
+        from pyg_course.utils.sparse import sparse_dropout
 
         convs.train(training)
         for i, conv in enumerate(convs):

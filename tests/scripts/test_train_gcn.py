@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pyg_course.testing.scripts import load_script
 from pyg_course.train.checkpoint import CheckpointError
 from pyg_course.train.loop import NonFiniteLossError
+from tests.helpers.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_gcn.py"
@@ -195,7 +195,7 @@ def test_model_is_the_paper_model_as_before(script, argv, check_same_model):
     hidden layers: same parameters and, with the same seed, the same outputs as the explicit
     layer stack."""
     from pyg_course.nn import GCNConv
-    from pyg_course.nn.models import sparse_dropout
+    from pyg_course.utils.sparse import sparse_dropout
 
     args = script.make_parser().parse_args(["--dataset", "CSBM", *argv])
     sizes = [12] + [args.hidden] * (args.num_layers - 1) + [3]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pyg_course.testing.scripts import load_script
 from pyg_course.train.checkpoint import CheckpointError
+from tests.helpers.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "train_sage.py"
@@ -140,7 +140,7 @@ def old_sage(sizes, out_channels, dropout, input_dropout, jk, hidden, **conv_kwa
     from torch_geometric.nn import JumpingKnowledge
 
     from pyg_course.nn import SAGEConv
-    from pyg_course.nn.models import sparse_dropout
+    from pyg_course.utils.sparse import sparse_dropout
 
     num_layers = len(sizes) - 1
     convs = torch.nn.ModuleList(SAGEConv(a, b, **conv_kwargs) for a, b in zip(sizes, sizes[1:]))

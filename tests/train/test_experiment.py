@@ -5,9 +5,10 @@ import torch
 
 from pyg_course.datasets import csbm
 from pyg_course.nn.models import GCN
-from pyg_course.train import TrainConfig, Trainer, load_checkpoint, mean_std, run_experiment
+from pyg_course.train import TrainConfig, Trainer, load_checkpoint, run_experiment
 from pyg_course.train.checkpoint import CheckpointError, save_atomic
 from pyg_course.train.loop import NonFiniteLossError
+from pyg_course.utils.stats import mean_std
 
 
 def _data():

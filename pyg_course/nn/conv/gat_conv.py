@@ -16,13 +16,8 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor, Size, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import (
-    adj_to_edge_index,
-    check_edge_index,
-    check_node_features,
-    compiling,
-    linear,
-)
+from pyg_course.nn.conv.checks import adj_to_edge_index, linear
+from pyg_course.utils.checks import check_edge_index, check_node_features, compiling
 from pyg_course.utils.sparse import csr_tensor
 
 

@@ -14,14 +14,13 @@ from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import (
-    _version,
-    adj_to_edge_index,
+from pyg_course.nn.conv.checks import adj_to_edge_index, linear
+from pyg_course.utils.checks import (
     check_edge_index,
     check_edge_weight,
     check_node_features,
     compiling,
-    linear,
+    tensor_version,
 )
 from pyg_course.utils.sparse import to_csr
 
@@ -41,7 +40,7 @@ def _check_degree(key: Optional[Tensor], weight: Optional[Tensor], deg: Tensor,
     non-negative, later calls skip the check. Skipped while ``torch.compile`` traces."""
     if weight is None or compiling():
         return
-    version = _version(key) if key is not None else None
+    version = tensor_version(key) if key is not None else None
     if version is not None and _NONNEGATIVE_WEIGHTS.get(key) == version:
         return
     if bool((weight.detach() >= 0).all()):

@@ -13,13 +13,9 @@ from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import (
-    adj_to_edge_index,
-    check_edge_index,
-    check_edge_weight,
-    check_node_features,
-)
+from pyg_course.nn.conv.checks import adj_to_edge_index
 from pyg_course.nn.conv.gcn_conv import gcn_norm
+from pyg_course.utils.checks import check_edge_index, check_edge_weight, check_node_features
 
 MESSAGES = ("linear", "identity")
 AGGREGATIONS = ("sum", "mean", "max")

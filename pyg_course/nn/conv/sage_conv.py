@@ -13,14 +13,9 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, Size, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
-from pyg_course.nn.conv.checks import (
-    adj_to_edge_index,
-    check_edge_index,
-    check_node_features,
-    compiling,
-    linear,
-)
+from pyg_course.nn.conv.checks import adj_to_edge_index, linear
 from pyg_course.nn.conv.checks import project as project_features
+from pyg_course.utils.checks import check_edge_index, check_node_features, compiling
 
 AGGREGATORS = ("mean", "max", "gcn", "pool", "lstm")
 

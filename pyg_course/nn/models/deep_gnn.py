@@ -11,13 +11,10 @@ from torch_geometric.nn import GCN2Conv, JumpingKnowledge, PairNorm
 from torch_geometric.typing import Adj, SparseTensor
 from torch_geometric.utils import dropout_edge, is_torch_sparse_tensor
 
-from pyg_course.nn.conv.checks import (
-    adj_to_edge_index,
-    check_edge_index,
-    linear,
-)
+from pyg_course.nn.conv.checks import adj_to_edge_index, linear
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
-from pyg_course.nn.models.stack import LayerStack, check_dropout, check_jk, check_real
+from pyg_course.nn.models.stack import LayerStack, check_jk
+from pyg_course.utils.checks import check_dropout, check_edge_index, check_real
 from pyg_course.utils.sparse import sparse_dropout
 
 #: The ``jk`` modes of :class:`DeepGNN`.

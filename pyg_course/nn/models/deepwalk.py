@@ -3,7 +3,7 @@ r"""DeepWalk (Perozzi et al., 2014) with the API of :class:`dgl.nn.DeepWalk`, on
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence, Union
+from typing import Callable, Hashable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -11,8 +11,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from pyg_course.nn.models.stack import check_int, check_real
+from pyg_course.nn.hierarchical_softmax import (
+    WindowScores,
+    huffman_paths,
+    window_descent,
+    window_loss,
+    window_offsets,
+    window_scores,
+)
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
+from pyg_course.utils.checks import check_int, check_real
 
 
 class DeepWalk(nn.Module):
@@ -45,8 +53,8 @@ class DeepWalk(nn.Module):
     At initialisation the context table is zero, so
     :math:`\mathcal{L} = \ln 2 \, (1 + K \lambda)`.
 
-    :meth:`sgd_step` is word2vec's own update instead (what :func:`train_deepwalk` uses by
-    default): plain SGD on the *summed* loss
+    :meth:`sgd_step` is word2vec's own update instead (what
+    :func:`~pyg_course.train.train_deepwalk` uses by default): plain SGD on the *summed* loss
 
     .. math::
         \mathcal{S} = \sum_{b} \Big[ \sum_{0 < |i - j| \le s} \omega_{|i-j|}\,
@@ -95,7 +103,8 @@ class DeepWalk(nn.Module):
         hierarchical_softmax (bool): the original DeepWalk objective instead of negative
             sampling: the context table holds the :math:`|V| - 1` inner nodes
             :math:`\boldsymbol{\theta}_n` of a Huffman tree over the nodes (weights
-            :math:`\deg + 1`, :func:`huffman_paths`), and a pair :math:`(j, i)` costs
+            :math:`\deg + 1`, :func:`~pyg_course.nn.hierarchical_softmax.huffman_paths`), and
+            a pair :math:`(j, i)` costs
             :math:`\sum_{k} \ell_0\big((1 - 2 c_{ik})\, \mathbf{u}_{w_j}^{\top}
             \boldsymbol{\theta}_{p_{ik}}\big)` over the inner nodes :math:`p_{ik}` on the
             path of :math:`w_i` with branch codes :math:`c_{ik}` (word2vec's ``hs=1``);
@@ -169,9 +178,11 @@ class DeepWalk(nn.Module):
         self.repeat_damping = float(repeat_damping)
         self.shared_negatives = bool(shared_negatives)
 
-        self.graph = CSRGraph(edge_index, num_nodes)
+        self._cache: dict = {}  # tensors derived from the settings, see _cached
         self.node_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
         self.context_embed = nn.Embedding(num_nodes, self.emb_dim, sparse=sparse)
+        # The graph lives with the tables; _apply moves it along.
+        self.graph = CSRGraph(edge_index, num_nodes).to(self.device)
         if not fast_neg:
             prob = self.graph.deg.double().pow(0.75)
             if prob.sum() == 0:
@@ -202,6 +213,20 @@ class DeepWalk(nn.Module):
     def device(self) -> torch.device:
         return self.node_embed.weight.device
 
+    def _apply(self, fn, *args, **kwargs):
+        # .to(), .cuda(), .double(), ...: the graph follows the tables, the caches are rebuilt.
+        self._cache.clear()
+        module = super()._apply(fn, *args, **kwargs)
+        self.graph = self.graph.to(self.device)
+        return module
+
+    def _cached(self, key: Hashable, build: Callable[[], Tensor]) -> Tensor:
+        """``build()``, computed on first use and kept until the module moves or changes dtype
+        (:meth:`_apply` clears the cache)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
     def sample(self, indices: Union[Tensor, Sequence]) -> Tensor:
         r"""One random walk of ``walk_length`` nodes from each node of ``indices`` (an integer
         tensor, or the list a :class:`~torch.utils.data.DataLoader` hands to ``collate_fn``), on
@@ -215,8 +240,6 @@ class DeepWalk(nn.Module):
             items = list(indices)
             # Without a dtype, [0.7, 1.2] stays float and is rejected like a float tensor.
             start = torch.as_tensor(items) if items else torch.empty(0, dtype=torch.long)
-        if self.graph.device != self.device:
-            self.graph = self.graph.to(self.device)
         return random_walk(self.graph, start, self.walk_length - 1, p=self.p, q=self.q)
 
     def loader(self, **kwargs) -> DataLoader:
@@ -257,9 +280,7 @@ class DeepWalk(nn.Module):
         B, L, D = walks.size(0), self.walk_length, self.emb_dim
         u = self.node_embed(walks)
         if self.hierarchical_softmax:
-            score, label, weight, *_ = self._hs_scores(walks, u, self.context_embed,
-                                                       weighted=False)
-            loss = (F.softplus(score - 2 * label * score) * weight).sum()  # -log sigma(+-score)
+            loss = window_loss(self._hs_scores(walks, u, self.context_embed, weighted=False))
             return loss / (B * self._band.sum())
         c = self.context_embed(walks)
 
@@ -285,79 +306,50 @@ class DeepWalk(nn.Module):
         if self.fast_neg:
             flat = walks.reshape(-1)
             return flat[torch.randint(flat.numel(), (count,), device=flat.device)]
-        if not hasattr(self, "_neg_cdf") or self._neg_cdf.device != self.device:
-            cdf = self.neg_prob.double().cumsum(0)
-            self._neg_cdf = (cdf / cdf[-1]).float()
+        cdf = self._cached("neg_cdf", self._negative_cdf)
         r = torch.rand(count, device=self.device)
-        return torch.searchsorted(self._neg_cdf, r).clamp_(max=self.num_nodes - 1)
+        return torch.searchsorted(cdf, r).clamp_(max=self.num_nodes - 1)
+
+    def _negative_cdf(self) -> Tensor:
+        cdf = self.neg_prob.double().cumsum(0)
+        return (cdf / cdf[-1]).float()
 
     def _window_weights(self) -> Tensor:
-        w = getattr(self, "_omega", None)
-        if w is None or w.device != self.device:
-            pos = torch.arange(self.walk_length, device=self.device)
-            d = (pos.view(-1, 1) - pos.view(1, -1)).abs()
-            w = ((self.window_size - d + 1).clamp(min=0).double() / self.window_size
-                 ) * ((d > 0) & (d <= self.window_size))
-            self._omega = w
-        return w
+        r"""``(L, L)`` float64 weights :math:`\omega_{|i-j|}` of the pairs of a walk."""
+        return self._cached("omega", self._build_window_weights)
+
+    def _build_window_weights(self) -> Tensor:
+        pos = torch.arange(self.walk_length, device=self.device)
+        d = (pos.view(-1, 1) - pos.view(1, -1)).abs()
+        return ((self.window_size - d + 1).clamp(min=0).double() / self.window_size
+                ) * ((d > 0) & (d <= self.window_size))
 
     def _window_offsets(self, weighted: bool) -> Tensor:
-        r"""``(L, 2 s + 1)`` pair weights by offset: entry ``(i, o)`` is the weight of the pair
-        of target position ``i`` and input position ``j = i + o - s`` in
-        :meth:`_window_weights` (``weighted``) or ``_band`` (1 inside the window), 0 when ``j``
-        is outside the walk."""
-        cache = self.__dict__.setdefault("_offset_cache", {})
-        key = (weighted, self.device)
-        if key not in cache:
-            L, s = self.walk_length, self.window_size
-            pairs = self._window_weights() if weighted else self._band.double()
-            j = torch.arange(L, device=self.device).view(-1, 1) + torch.arange(
-                2 * s + 1, device=self.device) - s
-            inside = (j >= 0) & (j < L)
-            cache[key] = pairs.gather(1, j.clamp(0, L - 1)) * inside
-        return cache[key]
+        r"""``(L, 2 s + 1)`` pair weights by offset (:func:`window_offsets`) of
+        :meth:`_window_weights` (``weighted``) or ``_band`` (1 inside the window)."""
+        return self._cached(("offsets", weighted), lambda: window_offsets(
+            self._window_weights() if weighted else self._band.double(), self.window_size))
 
-    def _hs_scores(self, walks: Tensor, u: Tensor, context, weighted: bool):
-        r"""Hierarchical-softmax scores of a ``(B, L)`` batch of walks with input vectors ``u``
-        ``(B, L, D)``: every target position's tree path (``context(path)`` gives its inner
-        vectors) against the ``2 s + 1`` input vectors around it. Returns ``score``
-        ``(B L, P, 2 s + 1)``, the branch ``label`` ``(B L, P, 1)`` (1 for code 0), the pair
-        ``weight`` (0 for padding), and ``path``, ``mask``, ``theta``, ``u_win`` for the
-        gradients; ``P`` is the batch's deepest path."""
-        B, L, D, s = walks.size(0), self.walk_length, u.size(-1), self.window_size
-        flat = walks.reshape(-1)
-        mask = self._hs_mask[flat]
-        P = int(mask.sum(1).max()) if mask.numel() else 0
-        mask = mask[:, :P].to(u.dtype)
-        path = self._hs_path[flat, :P]                                   # (B L, P)
-        label = self._hs_label[flat, :P].to(u.dtype).unsqueeze(-1)
-        theta = context(path)                                            # (B L, P, D)
-        # Input vectors of the 2 s + 1 positions around every target position (zero padded).
-        u_win = F.pad(u, (0, 0, s, s)).unfold(1, 2 * s + 1, 1).reshape(B * L, D, 2 * s + 1)
-        weight = mask.unsqueeze(-1) * self._window_offsets(weighted).to(u.dtype).repeat(
-            B, 1).unsqueeze(1)
-        return torch.bmm(theta, u_win), label, weight, path, mask, theta, u_win
+    def _hs_scores(self, walks: Tensor, u: Tensor, context, weighted: bool) -> WindowScores:
+        """:func:`window_scores` of ``walks`` with input vectors ``u`` against this model's
+        tree, pairs weighted by :meth:`_window_offsets`."""
+        return window_scores(walks, u, context, self._hs_path, self._hs_label, self._hs_mask,
+                             self._window_offsets(weighted), self.window_size)
 
     @torch.no_grad()
     def _hs_sgd_step(self, walks: Tensor, lr: float) -> Tensor:
         U, C = self.node_embed.weight, self.context_embed.weight
-        B, L, D, s = walks.size(0), self.walk_length, self.emb_dim, self.window_size
+        B, L, D = walks.size(0), self.walk_length, self.emb_dim
         rho = self.repeat_damping
         flat = walks.reshape(-1)
         u = U[flat].view(B, L, D)
-        score, label, weight, path, mask, theta, u_win = self._hs_scores(
-            walks, u, lambda idx: C[idx], weighted=True)
-        loss = (F.softplus(score - 2 * label * score) * weight).sum()    # -log sigma(+-score)
-        g = (label - torch.sigmoid(score)).mul_(weight)                   # -dS/dscore
-        grad_t = torch.bmm(g, u_win.transpose(1, 2))                 # (B L, P, D)
-        grad_win = torch.bmm(g.transpose(1, 2), theta).view(B, L, 2 * s + 1, D)
-        grad_u = u.new_zeros(B, L + 2 * s, D)
-        for o in range(2 * s + 1):
-            if o != s:
-                grad_u[:, o:o + L] += grad_win[:, :, o]
-        _average_add(U, flat, grad_u[:, s:s + L].reshape(-1, D), lr, power=rho)
-        keep = mask.reshape(-1) > 0
-        _average_add(C, path.reshape(-1)[keep], grad_t.view(-1, D)[keep], lr, power=rho)
+        scores = self._hs_scores(walks, u, lambda idx: C[idx], weighted=True)
+        loss = window_loss(scores)
+        grad_u, grad_theta = window_descent(scores, L)
+        _average_add(U, flat, grad_u.reshape(-1, D), lr, power=rho)
+        keep = scores.mask.reshape(-1) > 0
+        _average_add(C, scores.path.reshape(-1)[keep], grad_theta.view(-1, D)[keep], lr,
+                     power=rho)
         return loss / (B * self._window_weights().sum())
 
     @torch.no_grad()
@@ -442,8 +434,6 @@ class DeepWalk(nn.Module):
         path = os.fspath(path)
         emb = self.embedding().cpu()
         if path.endswith(".npy"):
-            import numpy as np
-
             np.save(path, emb.numpy())
         elif path.endswith(".pt"):
             torch.save(emb, path)
@@ -453,59 +443,6 @@ class DeepWalk(nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_nodes}, emb_dim={self.emb_dim}, "
                 f"walk_length={self.walk_length}, window_size={self.window_size})")
-
-
-def huffman_paths(weights: Tensor):
-    r"""word2vec's Huffman tree over ``N`` leaves of the given (positive) ``weights``.
-
-    Returns ``(path, code, mask)``, each ``(N, P)`` with ``P`` the depth of the deepest leaf:
-    ``path[v, k]`` is the ``k``-th internal node (in ``[0, N - 1)``) on the way from leaf
-    ``v`` up to the root, ``code[v, k]`` the branch (0/1) taken below it, ``mask`` marks the
-    real entries (``path`` and ``code`` are 0 elsewhere). Frequent leaves get short paths:
-    the tree minimises :math:`\sum_v w_v \, \mathrm{len}(v)`.
-    """
-    n = weights.numel()
-    if n < 2:
-        empty = torch.zeros(n, 0, dtype=torch.long)
-        return empty, empty.clone(), empty.bool()
-    w = weights.detach().double().cpu()
-    order = torch.argsort(w, stable=True).tolist()
-    counts = w[order].tolist()
-    # word2vec's two-queue construction: leaves ascending, internal nodes appended in
-    # non-decreasing order; nodes 0..n-1 are leaves (in `order`), n.. internal.
-    parent = [0] * (2 * n - 1)
-    bit = [0] * (2 * n - 1)
-    inner = []
-    li, ii = 0, 0
-    for k in range(n - 1):
-        pair = []
-        for _ in range(2):
-            if li < n and (ii >= len(inner) or counts[li] <= inner[ii]):
-                pair.append((li, counts[li]))
-                li += 1
-            else:
-                pair.append((n + ii, inner[ii]))
-                ii += 1
-        (a, wa), (b, wb) = pair
-        parent[a] = parent[b] = n + k
-        bit[b] = 1
-        inner.append(wa + wb)
-    parent_t = torch.from_numpy(np.asarray(parent, dtype=np.int64))
-    bit_t = torch.from_numpy(np.asarray(bit, dtype=np.int64))
-    root = 2 * n - 2
-    cur = torch.empty(n, dtype=torch.long)
-    cur[torch.tensor(order)] = torch.arange(n)       # leaf slot of every node
-    paths, codes, masks = [], [], []
-    alive = torch.ones(n, dtype=torch.bool)
-    while bool(alive.any()):
-        p = parent_t[cur]
-        paths.append(torch.where(alive, p - n, 0))
-        codes.append(torch.where(alive, bit_t[cur], 0))
-        masks.append(alive.clone())
-        cur = torch.where(alive, p, cur)
-        alive = alive & (cur != root)
-    # The root's own internal index is n - 2; internal node n + k is row k of the table.
-    return torch.stack(paths, 1), torch.stack(codes, 1), torch.stack(masks, 1)
 
 
 def _average_add(table: Tensor, index: Tensor, grad: Tensor, lr: float,
@@ -541,113 +478,3 @@ def _graph_of(g, num_nodes: Optional[int]):
     if num_nodes is None or num_nodes < 1:
         raise ValueError(f"DeepWalk: the graph needs at least one node (num_nodes={num_nodes})")
     return edge_index, num_nodes
-
-
-def train_deepwalk(model: DeepWalk, epochs: int = 1, lr: Optional[float] = None,
-                   batch_size: Optional[int] = None, progress: bool = False,
-                   num_workers: int = 0, optimizer: str = "sgd",
-                   min_lr_ratio: float = 1e-4, passes: int = 1) -> list:
-    r"""Train ``model``; every epoch starts ``walks_per_node`` walks from every node.
-
-    * ``optimizer="sgd"`` (default): word2vec's recipe, :meth:`DeepWalk.sgd_step` (sparse
-      per-pair SGD on the summed loss) with the learning rate decayed linearly from ``lr``
-      (default ``0.025``, word2vec's) to ``lr * min_lr_ratio`` over all steps; batches of
-      ``batch_size`` walks (default ``32``: larger batches sum more occurrences of a hub into
-      one step). Walks are drawn for many batches at once. ``passes > 1`` trains on each
-      epoch's walks that many times, in a new order each time (gensim's ``epochs`` over a fixed
-      corpus of walks): the epoch's walks are then held in memory, ``|V|`` x
-      ``walks_per_node`` x ``walk_length`` node ids.
-    * ``optimizer="adam"``: DGL's documented loop: :meth:`DeepWalk.loader` batches (default
-      ``128``), the mean loss of :meth:`DeepWalk.forward`, :class:`~torch.optim.SparseAdam`
-      (:class:`~torch.optim.Adam` when ``sparse=False``), ``lr`` default ``0.01``.
-
-    ``epochs`` is an int ``>= 0``, ``batch_size`` an int ``>= 1``, ``lr`` finite and ``> 0``,
-    ``min_lr_ratio`` in ``[0, 1]``; anything else is a ``ValueError`` (``TypeError`` for a
-    non-number) before any training. Returns the mean loss of every epoch (per weighted pair
-    for ``"sgd"``).
-    """
-    from tqdm.auto import tqdm
-
-    where = "train_deepwalk"
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"{where}: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    if isinstance(passes, bool) or int(passes) != passes or passes < 1:
-        raise ValueError(f"{where}: passes must be an integer >= 1, got {passes}")
-    epochs = check_int(where, "epochs", epochs, 0)
-    if batch_size is not None:
-        batch_size = check_int(where, "batch_size", batch_size)
-    if lr is not None:
-        check_real(where, "lr", lr, 0.0, include_low=False)
-    check_real(where, "min_lr_ratio", min_lr_ratio, 0.0, 1.0, include_high=True)
-    if optimizer == "adam":
-        if passes != 1:
-            raise ValueError("train_deepwalk: passes applies to optimizer='sgd' only")
-        return _train_adam(model, epochs, 0.01 if lr is None else lr,
-                           128 if batch_size is None else batch_size, progress, num_workers)
-    lr = 0.025 if lr is None else float(lr)
-    batch_size = 32 if batch_size is None else int(batch_size)
-    starts = torch.arange(model.num_nodes, device=model.device).repeat(model.walks_per_node)
-    num_batches = -(-starts.numel() // batch_size)
-    total_steps, step = max(epochs * passes * num_batches, 1), 0
-    chunk = batch_size * max(1, 8192 // batch_size)  # walks sampled per vectorised call
-    history = []
-    model.train()
-    for epoch in range(epochs):
-        order = starts[torch.randperm(starts.numel(), device=starts.device)]
-        total, count = 0.0, 0
-        bar = tqdm(total=num_batches * passes, desc=f"DeepWalk epoch {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False)
-        for walks in _walk_chunks(model, order, chunk, passes):
-            for b0 in range(0, walks.size(0), batch_size):
-                rate = lr * max(1.0 - step / total_steps, min_lr_ratio)
-                loss = model.sgd_step(walks[b0:b0 + batch_size], rate)
-                step += 1
-                n = min(batch_size, walks.size(0) - b0)
-                total += float(loss) * n
-                count += n
-                bar.update(1)
-            bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
-        bar.close()
-        history.append(total / max(count, 1))
-    return history
-
-
-def _walk_chunks(model: DeepWalk, order: Tensor, chunk: int, passes: int):
-    """Walks from the start nodes ``order``, ``chunk`` at a time; with ``passes > 1`` all of
-    them at once, then handed out ``passes`` times, reshuffled after the first."""
-    if passes == 1:
-        for c0 in range(0, order.numel(), chunk):
-            yield model.sample(order[c0:c0 + chunk])
-        return
-    corpus = torch.cat([model.sample(order[c0:c0 + chunk])
-                        for c0 in range(0, order.numel(), chunk)])
-    for p in range(passes):
-        perm = torch.randperm(corpus.size(0), device=corpus.device) if p else None
-        for c0 in range(0, corpus.size(0), chunk):
-            yield corpus[c0:c0 + chunk] if perm is None else corpus[perm[c0:c0 + chunk]]
-
-
-def _train_adam(model: DeepWalk, epochs: int, lr: float, batch_size: int, progress: bool,
-                num_workers: int) -> list:
-    from tqdm.auto import tqdm
-
-    params = list(model.parameters())
-    opt = (torch.optim.SparseAdam(params, lr=lr) if model.sparse
-           else torch.optim.Adam(params, lr=lr))
-    loader = model.loader(batch_size=batch_size, num_workers=num_workers)
-    history = []
-    model.train()
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"DeepWalk epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False)
-        for batch_walk in bar:
-            loss = model(batch_walk)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * batch_walk.size(0)
-            count += batch_walk.size(0)
-            bar.set_postfix(loss=f"{total / count:.4f}")
-        history.append(total / max(count, 1))
-    return history

@@ -5,8 +5,6 @@ layer-wise inference loop, the evaluation-mode context, and :class:`BasicStack`,
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -18,8 +16,8 @@ from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
-from pyg_course.nn.conv.checks import check_node_features, index_rows
-from pyg_course.utils.sparse import sparse_dropout
+from pyg_course.utils.checks import check_dropout, check_int, check_node_features
+from pyg_course.utils.sparse import index_rows, sparse_dropout
 
 #: ``layer(i, x_src, x_dst, edge_index, n_id)`` -> the outputs of layer ``i`` for the batch's
 #: seed nodes (activation included).
@@ -28,37 +26,6 @@ Layer = Callable[[int, Tensor, Tensor, Tensor, Tensor], Tensor]
 
 #: The ``jk`` modes of PyG's ``BasicGNN`` (and of :class:`BasicStack`).
 JK_MODES = ("last", "cat", "max", "lstm")
-
-
-def check_int(where: str, name: str, value, minimum: int = 1) -> int:
-    """``value`` must be an integer (not a bool) ``>= minimum``; returns it as an ``int``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be at least {minimum} (got {value})")
-    return int(value)
-
-
-def check_real(where: str, name: str, value, low: float, high: float = math.inf,
-               include_low: bool = True, include_high: bool = False) -> None:
-    """``value`` must be a real number (not a bool) between ``low`` and ``high``, each end
-    included or not; NaN is rejected."""
-    if high == math.inf:
-        wanted = f"be {'>=' if include_low else '>'} {low:g}"
-    else:
-        wanted = (f"lie in {'[' if include_low else '('}{low:g}, {high:g}"
-                  f"{']' if include_high else ')'}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a number and {wanted}, got {value!r}")
-    above = value >= low if include_low else value > low
-    below = value <= high if include_high else value < high
-    if not (above and below):
-        raise ValueError(f"{where}: {name} must {wanted}, got {value}")
-
-
-def check_dropout(where: str, name: str, p, include_one: bool = True) -> None:
-    """A dropout probability: in ``[0, 1]`` (what ``F.dropout`` accepts) or ``[0, 1)``."""
-    check_real(where, name, p, 0.0, 1.0, include_high=include_one)
 
 
 def check_jk(where: str, jk: Optional[str], modes: Sequence[str]) -> None:
@@ -135,7 +102,7 @@ class LayerwiseInference:
         (``batch.n_id[:batch.batch_size]``), so a shuffled loader or any order of
         ``input_nodes`` gives the same result; every node must be a seed of some batch.
         ``x`` (default ``loader.data.x``) may be ``torch.sparse``: the first layer gathers
-        each batch's rows sparsely (:func:`~pyg_course.nn.conv.checks.index_rows`), so the
+        each batch's rows sparsely (:func:`~pyg_course.utils.sparse.index_rows`), so the
         loader's graph need not carry features. Embeddings stay on ``embedding_device``
         between layers; ``cache=True`` keeps the loader's batches (sampled once) for every
         layer. Call it inside :meth:`evaluating`.

@@ -5,7 +5,8 @@ from torch_sparse import SparseTensor
 
 from pyg_course.nn import GCNConv
 from pyg_course.nn.conv.gcn_conv import gcn_norm
-from pyg_course.testing import TOY_GRAPHS, dense_gcn
+from tests.helpers.dense import dense_gcn
+from tests.helpers.graphs import TOY_GRAPHS
 
 
 def _conv(in_c, out_c, **kw):
@@ -196,7 +197,7 @@ def test_repr_and_state_dict_names():
 
 def test_fused_adjacency_matmul_and_its_gradient():
     from pyg_course.nn.conv.gcn_conv import _CSRMatmul, fused_adjacency
-    from pyg_course.testing import dense_adjacency
+    from tests.helpers.dense import dense_adjacency
 
     g = TOY_GRAPHS["duplicates"]
     w = torch.rand(g.edge_index.size(1), dtype=torch.float64)

@@ -14,6 +14,7 @@ from torch_sparse import SparseTensor
 
 from pyg_course.nn import GCNConv
 from pyg_course.nn.conv.gcn_conv import gcn_norm
+from tests.helpers.dense import propagate_dense
 
 # Directed edges, a duplicate (3 -> 0 twice), a self-loop at 2, node 3 only sends, node 4 only
 # receives, node 5 is isolated.
@@ -43,12 +44,7 @@ def _dense_reference(x, edge_index, weight, bias, edge_weight=None, improved=Fal
         new_diag = {"remaining": torch.where(has_loop, diag, torch.full_like(diag, fill)),
                     "replace": torch.full_like(diag, fill), "add": diag + fill}[loops]
         A = A - torch.diag(diag) + torch.diag(new_diag)
-    if normalize:
-        deg = A.sum(dim=1)
-        d = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))
-        A = d.view(-1, 1) * A * d.view(1, -1)
-    out = A @ (x.double() @ weight.double().t())
-    return out if bias is None else out + bias.double()
+    return propagate_dense(A, x, weight, bias, normalize)
 
 
 def _ours(in_c=4, out_c=3, dtype=torch.float64, **kwargs):

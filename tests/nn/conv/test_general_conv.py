@@ -6,7 +6,8 @@ from torch_geometric.nn import SAGEConv as PyGSAGEConv
 from torch_geometric.typing import SparseTensor
 
 from pyg_course.nn import GCNConv, GeneralConv
-from pyg_course.testing import dense_adjacency, dense_gcn, toy_graph
+from tests.helpers.dense import dense_adjacency, dense_gcn
+from tests.helpers.graphs import toy_graph
 
 GRAPHS = ["path", "isolated", "self_loops", "duplicates", "directed", "star"]
 

@@ -8,7 +8,8 @@ from torch_geometric.utils import to_undirected
 from pyg_course.metrics.smoothing import mad_gap
 from pyg_course.nn.models import GCN, DeepGNN
 from pyg_course.nn.models.deep_gnn import REMEDIES
-from pyg_course.testing import dense_adjacency, toy_graph
+from tests.helpers.dense import dense_adjacency
+from tests.helpers.graphs import toy_graph
 
 
 @pytest.fixture(autouse=True)

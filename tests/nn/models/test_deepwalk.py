@@ -11,7 +11,7 @@ import torch
 from torch_geometric.data import Data
 
 from pyg_course.nn import DeepWalk
-from pyg_course.nn.models.deepwalk import train_deepwalk
+from pyg_course.train import train_deepwalk
 
 
 @pytest.fixture
@@ -243,29 +243,6 @@ def test_sgd_step_at_init_and_negative_draws():
     assert per_position.sgd_step(walks, 0.0).item() == pytest.approx(math.log(2) * 3, abs=1e-6)
 
 
-def test_passes_train_on_the_same_walks_reshuffled(monkeypatch):
-    torch.manual_seed(0)
-    model = DeepWalk(_graph(), emb_dim=4, walk_length=5, window_size=2, walks_per_node=3)
-    seen, rates = [], []
-    step = model.sgd_step
-    monkeypatch.setattr(model, "sgd_step", lambda w, lr: (seen.append(w.clone()),
-                                                          rates.append(lr), step(w, lr))[-1])
-    losses = train_deepwalk(model, epochs=2, passes=3, batch_size=4)
-    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
-    per_pass = 7  # 27 walks in batches of 4
-    assert len(seen) == 2 * 3 * per_pass
-    rows = lambda batches: sorted(map(tuple, torch.cat(batches).tolist()))  # noqa: E731
-    for epoch in range(2):
-        passes = [seen[(3 * epoch + p) * per_pass:(3 * epoch + p + 1) * per_pass]
-                  for p in range(3)]
-        assert rows(passes[0]) == rows(passes[1]) == rows(passes[2])   # the same walks ...
-        assert not torch.equal(torch.cat(passes[0]), torch.cat(passes[1]))  # ... reshuffled
-        assert sorted(w[0] for w in rows(passes[0])) == sorted(list(range(9)) * 3)
-    assert rows(seen[:per_pass]) != rows(seen[3 * per_pass:4 * per_pass])  # fresh per epoch
-    # The learning rate decays linearly over all epochs x passes x batches.
-    assert rates[0] == 0.025 and all(a > b for a, b in zip(rates, rates[1:]))
-
-
 def test_same_seed_same_walks_and_loss():
     def run():
         torch.manual_seed(42)
@@ -327,38 +304,6 @@ def test_bad_input():
 
 
 # ------------------------------------------------------------ hierarchical softmax
-
-def _heap_huffman_cost(weights):
-    import heapq
-
-    h = list(weights)
-    heapq.heapify(h)
-    cost = 0.0
-    while len(h) > 1:
-        a, b = heapq.heappop(h), heapq.heappop(h)
-        cost += a + b
-        heapq.heappush(h, a + b)
-    return cost
-
-
-@pytest.mark.parametrize("weights", [[5, 1, 1, 2, 8, 3, 3, 1], [1, 1], [2, 7, 1, 1, 9, 4, 4, 6, 1]])
-def test_huffman_paths_is_an_optimal_prefix_code(weights):
-    from pyg_course.nn.models.deepwalk import huffman_paths
-
-    w = torch.tensor(weights, dtype=torch.double)
-    path, code, mask = huffman_paths(w)
-    n = len(weights)
-    lens = mask.sum(1)
-    # A full binary tree (Kraft equality), optimal weighted length, distinct root-to-leaf codes,
-    # every path ends at the root (internal node n - 2) and uses internal nodes only.
-    assert (2.0 ** -lens.double()).sum().item() == pytest.approx(1.0)
-    assert (w * lens).sum().item() == pytest.approx(_heap_huffman_cost(weights))
-    codes = {tuple(code[v, : lens[v]].tolist()) for v in range(n)}
-    assert len(codes) == n
-    assert all(path[v, lens[v] - 1] == n - 2 for v in range(n))
-    assert path[mask].max() <= n - 2 and path[mask].min() >= 0
-    assert (path[~mask] == 0).all() and (code[~mask] == 0).all()
-
 
 def _reference_hs_loss(u, c, walks, window, path, code, mask, omega=True):
     """Hierarchical-softmax skip-gram loss, with loops in float64: for every pair, the input

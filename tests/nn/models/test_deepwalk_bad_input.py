@@ -1,7 +1,7 @@
-"""DeepWalk and train_deepwalk reject what they would otherwise misread: NaN weights and learning
-rates (tables filled with NaN), float ids and walks (silently truncated), empty batches (a
-cryptic ``random_`` error), out-of-range walk ids (wrapped round by negative indexing), a walk
-shorter than its window (DGL's assertion), and batch sizes that trained nothing."""
+"""DeepWalk rejects what it would otherwise misread: NaN weights and learning rates (tables
+filled with NaN), float ids and walks (silently truncated), empty batches (a cryptic
+``random_`` error), out-of-range walk ids (wrapped round by negative indexing) and a walk
+shorter than its window (DGL's assertion). train_deepwalk's own checks: tests/train/."""
 
 import math
 
@@ -10,7 +10,6 @@ import torch
 from torch_geometric.data import Data
 
 from pyg_course.nn import DeepWalk
-from pyg_course.nn.models.deepwalk import train_deepwalk
 
 NAN, INF = float("nan"), float("inf")
 
@@ -88,33 +87,3 @@ def test_sgd_step_rejects_a_bad_lr_before_touching_the_tables(lr, hs):
         model.sgd_step(walks, lr)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
     assert math.isfinite(model.sgd_step(walks, 0.0).item())  # 0 evaluates the loss
-
-
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(batch_size=-4), ValueError, "batch_size must be at least 1"),
-    (dict(batch_size=0), ValueError, "batch_size must be at least 1"),
-    (dict(batch_size=2.5), TypeError, "batch_size must be an int"),
-    (dict(lr=-1), ValueError, "lr must be > 0"),
-    (dict(lr=0.0), ValueError, "lr must be > 0"),
-    (dict(lr=NAN), ValueError, "lr must be > 0"),
-    (dict(lr=INF), ValueError, "lr must be > 0"),
-    (dict(epochs=-1), ValueError, "epochs must be at least 0"),
-    (dict(min_lr_ratio=NAN), ValueError, "min_lr_ratio"),
-    (dict(optimizer="adam", batch_size=0), ValueError, "batch_size must be at least 1"),
-    (dict(optimizer="adam", lr=-1), ValueError, "lr must be > 0"),
-])
-def test_train_deepwalk_rejects_bad_settings_before_training(kwargs, error, match):
-    model = _model()
-    before = model.embedding()
-    with pytest.raises(error, match=f"train_deepwalk: {match}"):
-        train_deepwalk(model, **kwargs)
-    assert torch.equal(model.embedding(), before)
-
-
-def test_train_deepwalk_valid_settings_still_train():
-    model = _model()
-    before = model.embedding()
-    assert train_deepwalk(model, epochs=0) == [] and torch.equal(model.embedding(), before)
-    losses = train_deepwalk(model, epochs=1, batch_size=4, lr=0.05)
-    assert len(losses) == 1 and math.isfinite(losses[0]) and losses[0] > 0
-    assert not torch.equal(model.embedding(), before)

@@ -10,7 +10,8 @@ from torch_geometric.loader import NeighborLoader
 from torch_geometric.nn import GATConv as PyGGATConv
 
 from pyg_course.datasets import csbm
-from pyg_course.nn.models import GAT, attention_entropy
+from pyg_course.metrics import attention_entropy
+from pyg_course.nn.models import GAT
 from pyg_course.train import TrainConfig, Trainer
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch_geometric.nn.models as pyg_models
 
-from pyg_course.nn.models import GCN, sparse_dropout
+from pyg_course.nn.models import GCN
+from pyg_course.utils.sparse import sparse_dropout
 
 
 def test_signature_matches_pyg():

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pyg_course.nn.conv.checks import index_rows
+from pyg_course.utils.sparse import index_rows
 
 
 @pytest.mark.parametrize("layout", ["dense", "coo", "csr"])

@@ -31,6 +31,13 @@ def dense_gcn(x: Tensor, edge_index: Tensor, weight: Tensor, bias: Optional[Tens
         has_loop = torch.zeros(n, dtype=torch.bool)
         has_loop[edge_index[0][edge_index[0] == edge_index[1]]] = True
         A = A + torch.diag((~has_loop).double() * (2.0 if improved else 1.0))
+    return propagate_dense(A, x, weight, bias, normalize)
+
+
+def propagate_dense(A, x, weight, bias=None, normalize=True):
+    r""":math:`\tilde{A} X W^\top + b` in float64, with
+    :math:`\tilde{A} = D^{-1/2} A D^{-1/2}` (a zero-degree node's row and column zero) when
+    ``normalize``, else :math:`A` itself."""
     if normalize:
         deg = A.sum(dim=1)
         d = torch.where(deg > 0, deg.pow(-0.5), torch.zeros_like(deg))

@@ -2,6 +2,9 @@
 built-in peer. :func:`run_all` runs them (reusing finished runs whose command did not change),
 and :func:`write_tables` writes ``results/RESULTS.md``, ``results/results.json`` and the
 results section of README.md from what the runs wrote. Nothing in the table is typed by hand.
+
+Repository machinery, not part of the installed package: ``scripts/reproduce.py`` imports it
+from beside itself, the tests as ``reproduce_lib`` (``scripts/`` is on pytest's ``pythonpath``).
 """
 
 from __future__ import annotations

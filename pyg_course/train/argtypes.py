@@ -1,6 +1,6 @@
-"""Argparse option types and path helpers shared by every script, without importing torch
-(``scripts/reproduce.py`` uses them and starts quickly). A bad value ends the command with
-argparse's one-line ``error: argument --x: ...`` (exit status 2)."""
+"""Argparse option types and path helpers shared by :mod:`pyg_course.train.cli`, the scripts
+and the benchmarks. A bad value ends the command with argparse's one-line
+``error: argument --x: ...`` (exit status 2)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pyg_course.testing.scripts import load_script
+from tests.helpers.scripts import load_script
 
 
 def test_load_script_runs_module_level_code_but_not_main(tmp_path):
