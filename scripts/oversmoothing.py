@@ -39,7 +39,13 @@ from pyg_course.metrics.smoothing import smoothing_report
 from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
 from pyg_course.train import Trainer
 from pyg_course.train.argtypes import nonnegative_float, out_prefix, positive_int, probability
-from pyg_course.train.cli import dataset, load_or_exit, normalize_features, training_parser
+from pyg_course.train.cli import (
+    RESUME_FREE,
+    dataset,
+    load_or_exit,
+    normalize_features,
+    training_parser,
+)
 from pyg_course.train.loop import TrainConfig
 from pyg_course.utils.stats import mean_std
 
@@ -59,8 +65,7 @@ UNUSED = {"dataset": "--dataset (the sweep's datasets are --datasets)",
 #: Options that say where the sweep reads and writes, or which cells it runs, not what a cell
 #: is: everything else goes into a row's ``settings``, and ``--resume`` refuses files whose
 #: settings differ.
-NOT_SETTINGS = {"out", "resume", "no_progress", "device", "root", "datasets", "depths",
-                "remedies", "jobs", *UNUSED}
+NOT_SETTINGS = {*RESUME_FREE, "datasets", "depths", "remedies", "jobs", *UNUSED}
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
