@@ -42,6 +42,7 @@ from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
+from torch_geometric.utils import to_undirected
 
 from pyg_course.sampling.checks import candidate_pool, check_csr_graph, check_graph, node_ids
 from pyg_course.sampling.random_walk import CSRGraph
@@ -105,12 +106,14 @@ class FarNegativeSampler:
             num_nodes = check_csr_graph(graph, num_nodes, where)
             if not undirected:
                 row = torch.arange(num_nodes, device=graph.device).repeat_interleave(graph.deg)
-                graph = CSRGraph(torch.cat([torch.stack([row, graph.col]),
-                                            torch.stack([graph.col, row])], 1), num_nodes)
+                graph = CSRGraph(to_undirected(torch.stack([row, graph.col]),
+                                               num_nodes=num_nodes), num_nodes)
         else:
             edge_index, num_nodes = check_graph(edge_index, num_nodes, where)
-            if not undirected:  # duplicates are harmless: balls are deduplicated
-                edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
+            if not undirected:
+                # Both directions, each edge once: a duplicate edge would double the walks
+                # grown through it at every hop (the balls stay right, the cost does not).
+                edge_index = to_undirected(edge_index, num_nodes=num_nodes)
             graph = CSRGraph(edge_index, num_nodes)
         device = graph.device
         row = torch.arange(num_nodes, device=device).repeat_interleave(graph.deg)
@@ -369,13 +372,17 @@ def far_negatives(edge_index: Union[Tensor, CSRGraph], nodes: Tensor, num_negati
     from ``candidates`` among those more than ``num_hops`` hops away from it; see
     :class:`FarNegativeSampler` (build one to sample many batches from the same graph).
 
+    One call grows the balls of its own anchors only: it never builds the sampler's all-pairs
+    bitset (:math:`|V|^2` bits, worth it only when many batches share it), so its cost is that
+    of the anchors it is given.
+
     Returns:
         LongTensor :math:`(|nodes|, \text{num\_negatives})`; with ``return_fallback=True`` also
         a boolean :math:`(|nodes|,)` of the anchors that had no far candidate (their negatives
         are non-neighbours, as documented in the module).
     """
     sampler = FarNegativeSampler(edge_index, num_nodes=num_nodes, num_hops=num_hops,
-                                 candidates=candidates, generator=generator)
+                                 candidates=candidates, generator=generator, cache=False)
     return sampler.sample(nodes, num_negatives, return_fallback=return_fallback)
 
 

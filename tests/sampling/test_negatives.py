@@ -188,3 +188,21 @@ def test_csr_graph_input_and_direction(cache):
         neg, fb = FarNegativeSampler(graph, 60, 3, cache=cache, undirected=undirected).sample(
             nodes, 5, return_fallback=True)
         check_far(ei, 60, nodes, neg, fb, 3)
+
+
+def test_one_call_grows_only_its_anchors_balls(monkeypatch):
+    """``far_negatives`` never builds the all-pairs bitset (its cost is that of the anchors
+    given), draws the same negatives as a sampler built without the cache, and every negative
+    is farther than ``num_hops`` by BFS."""
+    def no_bitset(self):
+        raise AssertionError("far_negatives built the all-pairs bitset")
+
+    monkeypatch.setattr(FarNegativeSampler, "_all_pairs_bits", no_bitset)
+    ei = random_graph(13, 90, 110, blocks=2)
+    nodes = torch.arange(0, 90, 4)
+    neg, fb = far_negatives(ei, nodes, 7, num_hops=3, num_nodes=90, return_fallback=True,
+                            generator=torch.Generator().manual_seed(5))
+    check_far(ei, 90, nodes, neg, fb, 3)
+    sampler = FarNegativeSampler(ei, 90, 3, cache=False,
+                                 generator=torch.Generator().manual_seed(5))
+    assert torch.equal(neg, sampler.sample(nodes, 7))
