@@ -103,6 +103,9 @@ def distributed(device: str = "auto", backend: Optional[str] = None) -> Iterator
     dist.init_process_group(backend or ("nccl" if use_cuda else "gloo"))
     try:
         yield dev
+        # Every rank that finished leaves together: a rank tearing its connections down while
+        # another is still in destroy_process_group can abort that one at exit.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
