@@ -9,6 +9,7 @@ from torch_geometric.typing import SparseTensor
 from torch_geometric.utils import coalesce, scatter
 
 from pyg_course.nn import GATConv
+from pyg_course.nn.conv import edge_softmax
 
 # 7 nodes: node 6 is isolated, 0 -> 1 appears twice (duplicate), 2 -> 3 has no reverse edge
 # (directed), 4 has an existing self-loop (twice) that must be replaced by exactly one, node 5
@@ -327,3 +328,26 @@ def test_structure_is_reused_for_the_same_unmodified_edge_index(fuse):
     other = EDGES.clone()  # same values, another tensor: rebuilt, same numbers as the first
     torch.testing.assert_close(conv(x, other), first)
     assert conv._structure_cache[0] is other
+
+
+@pytest.mark.parametrize("sorted_with_ptr", [False, True])
+def test_edge_softmax_equals_a_dense_softmax_per_target(sorted_with_ptr):
+    """Each target's incoming logits against ``torch.softmax`` over that target's edges alone
+    (float64), per head, with logits large enough to overflow an unshifted exponent; a target
+    without edges gets nothing. Both reductions: the scatter over the edge list and, for edges
+    sorted by target, the segment reduction over a CSR pointer."""
+    torch.manual_seed(0)
+    index = torch.tensor([2, 0, 2, 2, 0, 3, 3, 2])  # node 1 receives nothing
+    logits = torch.randn(index.numel(), 3, dtype=torch.float64) * 400
+    ptr = None
+    if sorted_with_ptr:
+        index, order = torch.sort(index, stable=True)
+        logits = logits[order]
+        ptr = torch.cat([torch.zeros(1, dtype=torch.long),
+                         torch.bincount(index, minlength=4).cumsum(0)])
+    alpha = edge_softmax(logits, index, 4, ptr)
+    assert torch.isfinite(alpha).all()
+    for node in range(4):
+        rows = index == node
+        if rows.any():
+            torch.testing.assert_close(alpha[rows], torch.softmax(logits[rows], dim=0))
