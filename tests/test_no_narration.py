@@ -1,6 +1,7 @@
 """README, docs, code and tests speak of the package: no issue numbers, no story of the order in
-which the work was done ("in the fourth session", "since this revision", "it used to ...").
-The history of the work belongs in commit messages."""
+which the work was done (which sitting or revision did what, what the code did before). The
+history of the work belongs in commit messages; the phrases this test looks for are spelled out
+only in its patterns and in the inputs that test them."""
 
 import re
 import subprocess
