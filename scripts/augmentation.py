@@ -24,8 +24,8 @@ from torch_geometric.utils import degree, dropout_edge
 from pyg_course.datasets import num_classes
 from pyg_course.nn.models import GCN, GraphSAGE
 from pyg_course.train import TrainConfig, run_experiment
-from pyg_course.train.argtypes import out_prefix, positive_int, probability
-from pyg_course.train.cli import load_or_exit
+from pyg_course.train.argtypes import out_prefix, probability
+from pyg_course.train.cli import dataset, load_or_exit, training_parser
 from pyg_course.transforms import (
     AddRandomWalkPE,
     ClusteringCoefficient,
@@ -39,6 +39,10 @@ from pyg_course.transforms import (
     VirtualNode,
 )
 
+#: Options of the shared training parser that the study has no use for: it trains two-layer
+#: models full-batch on graphs it builds itself, and writes tables, not checkpoints.
+OMIT = ("dataset", "no_normalize_features", "num_layers", "mode", "num_neighbors",
+        "batch_size", "num_workers", "resume", "no_progress")
 FIELDS = ["experiment", "dataset", "augmentation", "model", "runs", "test_acc", "test_acc_std",
           "num_features", "num_edges"]
 
@@ -95,33 +99,31 @@ def run(data, model, args, config, name):
     return 100 * s["test_acc_mean"], 100 * s["test_acc_std"]
 
 
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     names = list(feature_augmentations(1))
-    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    p.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"])
-    p.add_argument("--models", nargs="+", default=["GCN", "GraphSAGE"],
+    p = training_parser(
+        __doc__, omit=OMIT, hidden=64, patience=50, out="augmentation",
+        help={"out": "file prefix: writes <out>.csv and <out>.md; a folder (a name ending in a "
+                     "path separator, or an existing folder) gets <out>/augmentation.csv and "
+                     ".md"})
+    g = p.add_argument_group("augmentation")
+    g.add_argument("--datasets", type=dataset, nargs="+", default=["Cora", "CiteSeer"],
+                   help="graphs of the feature study, their features removed")
+    g.add_argument("--models", nargs="+", default=["GCN", "GraphSAGE"],
                    choices=["GCN", "GraphSAGE"])
-    p.add_argument("--augmentations", nargs="+", default=None, choices=names, metavar="NAME",
+    g.add_argument("--augmentations", nargs="+", default=None, choices=names, metavar="NAME",
                    help="subset of the feature augmentations (default: all); quote names with "
                         "spaces: " + ", ".join(f"'{n}'" for n in names))
-    p.add_argument("--drop-rates", type=probability, nargs="+", default=[0.5, 0.9],
+    g.add_argument("--drop-rates", type=probability, nargs="+", default=[0.5, 0.9],
                    help="fractions in [0, 1) of Cora's undirected edges removed for the "
                         "sparse-graph study")
-    p.add_argument("--root", default=None)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--epochs", type=positive_int, default=200)
-    p.add_argument("--patience", type=int, default=50)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--runs", type=positive_int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quick", action="store_true", help="smoke test: 5 epochs")
-    p.add_argument("--out", default="augmentation",
-                   help="file prefix: writes <out>.csv and <out>.md; a folder (a name ending in "
-                        "a path separator, or an existing folder) gets <out>/augmentation.csv "
-                        "and .md")
+    g.add_argument("--quick", action="store_true",
+                   help="smoke test: 5 epochs, no early stopping")
+    return p
+
+
+def main(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.patience = 5, None

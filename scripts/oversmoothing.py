@@ -42,6 +42,7 @@ from pyg_course.train.argtypes import nonnegative_float, out_prefix, positive_in
 from pyg_course.train.cli import (
     RESUME_FREE,
     dataset,
+    flag,
     load_or_exit,
     normalize_features,
     training_parser,
@@ -55,17 +56,18 @@ FIELDS = ["dataset", "remedy", "depth", "runs", "test_acc", "test_acc_std", "val
           "best_epoch", "mad", "mad_neighbors", "mad_gap", "dirichlet", "dirichlet_normalized",
           "epoch_time", "settings"]
 SEED_FIELDS = ["dataset", "remedy", "depth", "seed", *MEASURED, "settings"]
-#: Options of the shared training parser that the sweep has no use for. Giving one is an error.
-UNUSED = {"dataset": "--dataset (the sweep's datasets are --datasets)",
-          "num_layers": "--num-layers (the sweep's depths are --depths)",
-          "mode": "--mode (the sweep trains full-batch only)",
-          "num_neighbors": "--num-neighbors (full-batch only)",
-          "batch_size": "--batch-size (full-batch only)",
-          "num_workers": "--num-workers (full-batch only)"}
+#: Options of the shared training parser that the sweep does not offer, and why: giving one
+#: is an error that says so.
+OMIT = {"dataset": "--dataset (the sweep's datasets are --datasets)",
+        "num_layers": "--num-layers (the sweep's depths are --depths)",
+        "mode": "--mode (the sweep trains full-batch only)",
+        "num_neighbors": "--num-neighbors (full-batch only)",
+        "batch_size": "--batch-size (full-batch only)",
+        "num_workers": "--num-workers (full-batch only)"}
 #: Options that say where the sweep reads and writes, or which cells it runs, not what a cell
 #: is: everything else goes into a row's ``settings``, and ``--resume`` refuses files whose
 #: settings differ.
-NOT_SETTINGS = {*RESUME_FREE, "datasets", "depths", "remedies", "jobs", *UNUSED}
+NOT_SETTINGS = {*RESUME_FREE, "datasets", "depths", "remedies", "jobs"}
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
@@ -87,27 +89,16 @@ GCNII_COMMON = dict(alpha=0.1, lr=0.01, conv_weight_decay=0.01, weight_decay=5e-
                     epochs=1500, patience=100)
 
 
-def parser():
-    p = training_parser(" ".join(__doc__.split("\n\n")[0].split()), **GCN_FAMILY)
-    p.unused_defaults = {}  # restored once main() has checked that none was given
-    for action in p._actions:
-        if action.dest in UNUSED:
-            p.unused_defaults[action.dest] = action.default
-            action.help, action.default = argparse.SUPPRESS, argparse.SUPPRESS
-        elif action.dest == "out":
-            action.help = ("file prefix: writes <out>.csv, <out>.seeds.csv and <out>.png; a "
-                           "folder (a name ending in a path separator, or an existing folder) "
-                           "gets <out>/oversmoothing.*")
-        elif action.dest == "patience":
-            action.help = "early stopping: epochs without val improvement"
-        elif action.dest == "runs":
-            action.help = "seeds per cell"
-            action.default = 5
-        elif action.dest == "resume":
-            action.help = ("keep the finished seeds of an existing <out>.seeds.csv and train "
-                           "only the missing ones; refuses files made with other settings")
-        elif action.dest == "weight_decay":
-            action.help = "L2 penalty of the first layer (the deeper layers have none)"
+def parser() -> argparse.ArgumentParser:
+    p = training_parser(
+        __doc__, omit=OMIT, runs=5, out="oversmoothing", **GCN_FAMILY,
+        help={"out": "file prefix: writes <out>.csv, <out>.seeds.csv and <out>.png; a folder (a "
+                     "name ending in a path separator, or an existing folder) gets "
+                     "<out>/oversmoothing.*",
+              "runs": "seeds per cell",
+              "resume": "keep the finished seeds of an existing <out>.seeds.csv and train only "
+                        "the missing ones; refuses files made with other settings",
+              "weight_decay": "L2 penalty of the first layer (the deeper layers have none)"})
     g = p.add_argument_group("sweep")
     g.add_argument("--datasets", type=dataset, nargs="+", default=["Cora", "CiteSeer"])
     g.add_argument("--depths", type=positive_int, nargs="+", default=[2, 4, 8, 16, 32, 64])
@@ -133,7 +124,6 @@ def parser():
                    help="smoke test: 5 epochs per cell, no early stopping, one seed unless "
                         "--runs says otherwise (overrides --epochs, --patience, --gcnii-epochs "
                         "and --gcnii-patience)")
-    p.set_defaults(out="oversmoothing")
     return p
 
 
@@ -296,17 +286,16 @@ def plot(rows, path):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     p = parser()
-    args = p.parse_args(argv)
-    given = [flag for dest, flag in UNUSED.items() if hasattr(args, dest)]
+    # Before parsing: argparse would take --dataset for an abbreviation of --datasets.
+    given = [why for dest, why in OMIT.items()
+             if any(a == flag(dest) or a.startswith(f"{flag(dest)}=") for a in argv)]
     if given:
         p.error(f"not used by the sweep: {', '.join(given)}")
-    if args.runs < 1:
-        p.error(f"argument --runs: must be at least 1, got {args.runs}")
-    if args.quick and "--runs" not in (sys.argv if argv is None else argv):
+    args = p.parse_args(argv)
+    if args.quick and "--runs" not in argv:
         args.runs = 1
-    for dest, default in p.unused_defaults.items():
-        setattr(args, dest, default)
     prefix = out_prefix(args.out, "oversmoothing")
     csv_path, seeds_path, png_path = (Path(f"{prefix}.csv"), Path(f"{prefix}.seeds.csv"),
                                       Path(f"{prefix}.png"))

@@ -34,10 +34,9 @@ from pyg_course.train.cli import (
 
 
 def make_parser():
-    parser = training_parser(__doc__, lr=0.005, weight_decay=5e-4, patience=100,
-                             hidden=8, dropout=0.6, epochs=1000)
-    hidden = next(a for a in parser._actions if a.dest == "hidden")
-    hidden.help = "hidden units per head (a hidden layer is --hidden x --heads wide)"
+    parser = training_parser(
+        __doc__, lr=0.005, weight_decay=5e-4, patience=100, hidden=8, dropout=0.6, epochs=1000,
+        help={"hidden": "hidden units per head (a hidden layer is --hidden x --heads wide)"})
     g = parser.add_argument_group("GAT")
     g.add_argument("--heads", type=positive_int, default=8, help="heads of each hidden layer")
     g.add_argument("--output-heads", type=positive_int, default=1,

@@ -14,6 +14,8 @@ from pyg_course.nn.models import GraphSAGE
 from pyg_course.train import run_experiment
 from pyg_course.train.baselines import PyGGraphSAGE
 from pyg_course.train.cli import (
+    add_unsupervised_args,
+    changed,
     check_args,
     config_from_args,
     data_from_args,
@@ -25,15 +27,17 @@ from pyg_course.train.cli import (
 )
 from pyg_course.train.distributed import check_torchrun
 from pyg_course.train.unsupervised import (
-    add_unsupervised_args,
-    check_unsupervised_args,
-    run_unsupervised,
+    UNSUPERVISED_SETTINGS,
+    UnsupervisedConfig,
+    UnsupervisedTrainer,
 )
 
 INPUT_DROPOUT = 0.5
 #: Default hidden size of the pooling layer / LSTM. Pool: 64 (on Cora, 3 seeds: 79.3 with 64
 #: vs 77.5 with PyG's in_channels = 1433; docs/results/sage.md); lstm: 128, as the paper's code.
 AGGR_CHANNELS = {"pool": 64, "lstm": 128}
+#: Options of supervised training that unsupervised training does not use.
+SUPERVISED_ONLY = ("impl", "ddp", "mode", "patience", "input_dropout")
 
 
 def parser():
@@ -61,9 +65,11 @@ def parser():
     return p
 
 
-def build_model(args, num_features: int, out_channels: int):
-    """The supervised model: ``--num-layers`` SAGE layers with ``--aggr``, ReLU and dropout
-    between them, dropout ``--input-dropout`` on the input features."""
+def build_model(args, num_features: int, out_channels=None):
+    """The model: ``--num-layers`` SAGE layers with ``--aggr``, ReLU and dropout between them.
+    Supervised (``out_channels`` classes): dropout ``--input-dropout`` on the input features.
+    Unsupervised (``out_channels=None``): the encoder, whose last layer's ``--hidden`` outputs
+    are the embeddings, without input dropout."""
     if args.impl == "pyg":
         return PyGGraphSAGE(num_features, args.hidden, args.num_layers, out_channels,
                             dropout=args.dropout, aggr=args.aggr,
@@ -71,16 +77,43 @@ def build_model(args, num_features: int, out_channels: int):
     aggr_channels = args.aggr_channels
     if aggr_channels is None and args.aggr in AGGR_CHANNELS:
         aggr_channels = AGGR_CHANNELS[args.aggr]
+    input_dropout = args.input_dropout if out_channels is not None else 0.0
     return GraphSAGE(num_features, args.hidden, args.num_layers, out_channels,
                      dropout=args.dropout, aggr=args.aggr, jk=args.jk, normalize=args.normalize,
-                     aggr_channels=aggr_channels, input_dropout=args.input_dropout)
+                     aggr_channels=aggr_channels, input_dropout=input_dropout)
+
+
+def check_unsupervised_args(parser, args) -> None:
+    """``parser.error`` (one line, exit status 2) where an option given would be ignored:
+    :data:`SUPERVISED_ONLY` with ``--unsupervised`` (it trains our GraphSAGE on
+    neighbour-sampled mini-batches in one process), the unsupervised options without it."""
+    if args.unsupervised:
+        given = changed(parser, args, SUPERVISED_ONLY)
+        if given:
+            parser.error(f"not used by --unsupervised (it trains our GraphSAGE on "
+                         f"neighbour-sampled mini-batches in one process): {', '.join(given)}")
+    else:
+        given = changed(parser, args, UNSUPERVISED_SETTINGS)
+        if given:
+            parser.error(f"only used with --unsupervised: {', '.join(given)}")
+
+
+def run_unsupervised(args, data):
+    """Unsupervised GraphSAGE (``--unsupervised``): the shared runner with
+    :class:`~pyg_course.train.unsupervised.UnsupervisedTrainer`."""
+    return run_experiment(lambda: build_model(args, data.num_features), data,
+                          config_from_args(args, UnsupervisedConfig), runs=args.runs,
+                          seed=args.seed, out=args.out, resume=args.resume,
+                          flags=run_flags(args), trainer_cls=UnsupervisedTrainer,
+                          name=f"unsupervised GraphSAGE {args.dataset}",
+                          info={"script": "train_sage.py", "aggr": args.aggr})
 
 
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
     check_args(p, args)
-    check_unsupervised_args(p, args, args.unsupervised)
+    check_unsupervised_args(p, args)
     if args.aggr_channels is not None and args.aggr not in AGGR_CHANNELS:
         p.error(f"--aggr-channels is the hidden size of --aggr pool or lstm, not of --aggr "
                 f"{args.aggr}")

@@ -1,5 +1,8 @@
-"""The shared training loop: full batch or NeighborLoader mini-batches, checkpoints, seeds;
-DeepWalk's own loops (:func:`train_deepwalk`)."""
+"""Training: one experiment runner (:func:`run_experiment`: seeds, results files, atomic
+checkpoints, resume) over trainers with one interface (:class:`RunTrainer`): supervised
+(:class:`Trainer`, full batch or NeighborLoader mini-batches), unsupervised GraphSAGE
+(:class:`~pyg_course.train.unsupervised.UnsupervisedTrainer`) and DeepWalk
+(:class:`~pyg_course.train.deepwalk.DeepWalkTrainer`, around :func:`train_deepwalk`)."""
 
 from pyg_course.train.checkpoint import (
     CheckpointError,
@@ -11,6 +14,7 @@ from pyg_course.train.deepwalk import train_deepwalk
 from pyg_course.train.experiment import run_experiment
 from pyg_course.train.loop import (
     NonFiniteLossError,
+    RunTrainer,
     TrainConfig,
     Trainer,
     prepare_features,
@@ -21,6 +25,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointWriter",
     "NonFiniteLossError",
+    "RunTrainer",
     "TrainConfig",
     "Trainer",
     "load_checkpoint",

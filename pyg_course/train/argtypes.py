@@ -59,6 +59,15 @@ def probability(text: str) -> float:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """``type=`` of a number in [0, 1], both ends included (e.g. an exponent between a sum
+    and a mean)."""
+    value = _number(text, float)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def num_neighbors(text: str) -> int:
     """``type=`` of one ``--num-neighbors`` value: ``-1`` (all neighbours) or at least 1."""
     value = _number(text, int)

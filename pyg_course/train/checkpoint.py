@@ -180,8 +180,9 @@ def check_resumable(state: Any, path: str | os.PathLike, kind: str, flags: Dict[
     written by a ``kind`` run (``"supervised"`` or ``"unsupervised"``) with the same ``flags``
     (``{"--flag": value}``: the options that define the run) and ``settings`` (other values that
     define it, ``{name: value}``). The error is one line naming each value that differs, old
-    -> new. A checkpoint written before checkpoints recorded ``flags`` is compared on what it
-    recorded (``config``, ``runs``, ``seed``)."""
+    -> new. The number of runs is not compared (an experiment may grow). A checkpoint written
+    before checkpoints recorded ``flags`` is compared on what it recorded (``config``,
+    ``seed``)."""
     if not isinstance(state, dict) or not {"run", "completed", "trainer"} <= state.keys():
         raise CheckpointError(f"{path} is not a training checkpoint; delete it, or run without "
                               f"--resume to start over")
@@ -191,15 +192,21 @@ def check_resumable(state: Any, path: str | os.PathLike, kind: str, flags: Dict[
             f"resume: the checkpoint {path} was written by {written} training "
             f"({'with' if written == 'unsupervised' else 'without'} --unsupervised), this run "
             f"is {kind}; use the same arguments or another --out")
+
+    def defining(d: Dict[str, Any]) -> Dict[str, Any]:
+        return {k: v for k, v in d.items() if k not in ("runs", "--runs")}
+
+    flags, settings = defining(flags), defining(settings or {})
     if "flags" in state:
         # The flags name what differs in the command's words; the other settings (which the
-        # flags usually determine) only where the flags agree.
-        diffs = _differences(state["flags"], flags) or \
-            _differences(state.get("settings", {}), settings or {})
+        # flags usually determine) only where the flags agree, and where the checkpoint
+        # recorded them.
+        diffs = _differences(defining(state["flags"]), flags)
+        if not diffs and "settings" in state:
+            diffs = _differences(defining(state["settings"]), settings)
     else:  # written before checkpoints recorded the flags: compare what it did record
-        saved = {**state.get("config", {}),
-                 **{k: state[k] for k in ("runs", "seed") if k in state}}
-        current = {**(settings or {}), **{k[2:].replace("-", "_"): v for k, v in flags.items()}}
+        saved = {**state.get("config", {}), **{k: state[k] for k in ("seed",) if k in state}}
+        current = {**settings, **{k[2:].replace("-", "_"): v for k, v in flags.items()}}
         diffs = _differences(saved, current, [k for k in saved if k in current])
     if diffs:
         raise CheckpointError(f"resume: the checkpoint {path} was written with other settings: "

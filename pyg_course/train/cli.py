@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional
@@ -30,14 +31,21 @@ from pyg_course.train.argtypes import (
 )
 from pyg_course.train.checkpoint import CheckpointError
 from pyg_course.train.loop import NonFiniteLossError, TrainConfig
+from pyg_course.train.unsupervised import CHOICES, UnsupervisedConfig
 
 #: Exceptions whose message tells the user what to change (they are raised with such messages
 #: only): :func:`run_main` prints them as one line; every other exception keeps its traceback.
 USER_ERRORS = (CheckpointError, NonFiniteLossError)
 
-#: Options that may change when an interrupted run is resumed: where it reads, runs and
-#: writes, not what it computes (see :func:`run_flags`).
-RESUME_FREE = ("resume", "no_progress", "num_workers", "out", "device", "root")
+#: The options of :data:`~pyg_course.train.TrainConfig.RESUME_FREE` whose name on the command
+#: line differs from the setting's.
+_OPTION_OF = {"progress": "no_progress"}
+#: Options that may change when an interrupted run is resumed: where it reads and writes
+#: (``resume``, ``out``, ``root``) and the settings of
+#: :data:`~pyg_course.train.TrainConfig.RESUME_FREE`, not what it computes (see
+#: :func:`run_flags`).
+RESUME_FREE = ("resume", "out", "root",
+               *(_OPTION_OF.get(name, name) for name in TrainConfig.RESUME_FREE))
 
 
 # ---------------------------------------------------------------------------- option types
@@ -61,10 +69,10 @@ def device(text: str) -> str:
             f"expected cpu, cuda, cuda:N or auto, got {text!r}") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"{text!r} requested but CUDA is not available on "
-                                             f"this machine (use cpu or auto)")
+            raise argparse.ArgumentTypeError(f"device {text!r} requested but CUDA is not "
+                                             f"available on this machine (use cpu or auto)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(f"{text!r} requested but this machine has "
+            raise argparse.ArgumentTypeError(f"device {text!r} requested but this machine has "
                                              f"{torch.cuda.device_count()} CUDA device(s)")
     return text
 
@@ -91,50 +99,73 @@ def first_paragraph(doc: str) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
-def training_parser(description: str, **defaults: Any) -> argparse.ArgumentParser:
+def training_parser(description: str, *, omit: Iterable[str] = (),
+                    help: Optional[Dict[str, str]] = None,
+                    **defaults: Any) -> argparse.ArgumentParser:
     """An ``ArgumentParser`` with the options every training script takes; ``defaults``
     override the paper settings per script (e.g. ``lr=0.005`` for GAT). ``description`` may
-    be the script's docstring: its first paragraph is used."""
+    be the script's docstring: its first paragraph is used.
+
+    A script says which shared options it has no use for by their ``dest`` in ``omit``: the
+    parser does not offer them (giving one is argparse's "unrecognized arguments") and the
+    parsed namespace has no such attribute. ``help`` maps a ``dest`` to the script's own help
+    text of a shared option. A ``dest`` that is not a shared option, in ``omit`` or ``help``,
+    or a default for an omitted option, is a ``ValueError``."""
+    omit, texts = set(omit), dict(help or {})
+    if omit & set(defaults):
+        raise ValueError(f"training_parser: a default for an omitted option: "
+                         f"{', '.join(sorted(omit & set(defaults)))}")
     p = argparse.ArgumentParser(description=first_paragraph(description),
                                 formatter_class=HelpFormatter)
+    shared: List[str] = []
+
+    def add(group: Any, option: str, *, none_means: Optional[str] = None,
+            **kwargs: Any) -> None:
+        dest = option[2:].replace("-", "_")
+        shared.append(dest)
+        if dest in omit:
+            return
+        kwargs["help"] = texts.get(dest, kwargs["help"])
+        action = group.add_argument(option, **kwargs)
+        if none_means is not None:
+            action.none_means = none_means
+
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", type=dataset, default="Cora",
-                   help=f"one of {', '.join(DATASETS.values())} (case-insensitive)")
-    g.add_argument("--root", default=None,
-                   help="folder holding <Name>/raw/ (default: $PYG_COURSE_DATA, then the cache)")
-    g.add_argument("--no-normalize-features", action="store_true",
-                   help="keep raw features (default: row-normalise non-negative features, as the "
-                        "GCN and GAT papers do)")
+    add(g, "--dataset", type=dataset, default="Cora",
+        help=f"one of {', '.join(DATASETS.values())} (case-insensitive)")
+    add(g, "--root", default=None,
+        help="folder holding <Name>/raw/ (default: $PYG_COURSE_DATA, then the cache)")
+    add(g, "--no-normalize-features", action="store_true",
+        help="keep raw features (default: row-normalise non-negative features, as the GCN and "
+             "GAT papers do)")
     g = p.add_argument_group("model")
-    g.add_argument("--hidden", type=positive_int, default=16, help="hidden channels")
-    g.add_argument("--num-layers", type=positive_int, default=2, help="number of layers")
-    g.add_argument("--dropout", type=probability, default=0.5,
-                   help="dropout probability, in [0, 1)")
+    add(g, "--hidden", type=positive_int, default=16, help="hidden channels")
+    add(g, "--num-layers", type=positive_int, default=2, help="number of layers")
+    add(g, "--dropout", type=probability, default=0.5, help="dropout probability, in [0, 1)")
     g = p.add_argument_group("training")
-    g.add_argument("--epochs", type=positive_int, default=200, help="maximum number of epochs")
-    g.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate")
-    g.add_argument("--weight-decay", type=nonnegative_float, default=5e-4,
-                   help="Adam's L2 penalty")
-    patience = g.add_argument("--patience", type=positive_int, default=None,
-                              help="early stopping: epochs without val improvement")
-    patience.none_means = "off"
-    g.add_argument("--mode", choices=["full", "minibatch"], default="full",
-                   help="full-batch training or neighbour-sampled mini-batches")
-    g.add_argument("--num-neighbors", type=num_neighbors, nargs="+", default=[25, 10],
-                   help="neighbours sampled per layer in minibatch mode, one value per layer "
-                        "(-1: all)")
-    g.add_argument("--batch-size", type=positive_int, default=512,
-                   help="seed nodes per mini-batch")
-    g.add_argument("--num-workers", type=nonnegative_int, default=0,
-                   help="NeighborLoader worker processes")
-    g.add_argument("--runs", type=positive_int, default=1, help="number of seeds")
-    g.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the first run")
-    g.add_argument("--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
+    add(g, "--epochs", type=positive_int, default=200, help="maximum number of epochs")
+    add(g, "--lr", type=positive_float, default=0.01, help="Adam's learning rate")
+    add(g, "--weight-decay", type=nonnegative_float, default=5e-4, help="Adam's L2 penalty")
+    add(g, "--patience", type=positive_int, default=None, none_means="off",
+        help="early stopping: epochs without val improvement")
+    add(g, "--mode", choices=["full", "minibatch"], default="full",
+        help="full-batch training or neighbour-sampled mini-batches")
+    add(g, "--num-neighbors", type=num_neighbors, nargs="+", default=[25, 10],
+        help="neighbours sampled per layer in minibatch mode, one value per layer (-1: all)")
+    add(g, "--batch-size", type=positive_int, default=512, help="seed nodes per mini-batch")
+    add(g, "--num-workers", type=nonnegative_int, default=0,
+        help="NeighborLoader worker processes")
+    add(g, "--runs", type=positive_int, default=1, help="number of seeds")
+    add(g, "--seed", type=nonnegative_int, default=0, help="seed of the first run")
+    add(g, "--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
     g = p.add_argument_group("output")
-    g.add_argument("--out", default=None,
-                   help="folder for results.json, history.csv, curves.png, checkpoint.pt")
-    g.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
-    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add(g, "--out", default=None,
+        help="folder for results.json, history.csv, curves.png, checkpoint.pt")
+    add(g, "--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    add(g, "--no-progress", action="store_true", help="hide the progress bar")
+    unknown = (omit | set(texts)) - set(shared)
+    if unknown:
+        raise ValueError(f"training_parser: no shared option {', '.join(sorted(unknown))}")
     p.set_defaults(**defaults)
     return p
 
@@ -191,11 +222,17 @@ def check_node_classification(data: Data, name: str) -> None:
                          f"scripts/train_deepwalk.py for it")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
+def config_from_args(args: argparse.Namespace, cls: type = TrainConfig) -> TrainConfig:
+    """The typed settings of a run from the parsed options: a :class:`TrainConfig`, or ``cls``
+    (a subclass such as :class:`~pyg_course.train.unsupervised.UnsupervisedConfig`), which also
+    takes the options named as its added fields."""
+    extra = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+             if f.name not in {g.name for g in dataclasses.fields(TrainConfig)}}
+    return cls(
         epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, patience=args.patience,
         mode=args.mode, num_neighbors=args.num_neighbors, batch_size=args.batch_size,
-        num_workers=args.num_workers, device=args.device, progress=not args.no_progress)
+        num_workers=args.num_workers, device=args.device, progress=not args.no_progress,
+        **extra)
 
 
 def run_flags(args: argparse.Namespace, free: Iterable[str] = ()) -> Dict[str, Any]:
@@ -260,3 +297,40 @@ def run_main(main: Callable[[Optional[List[str]]], Any], argv: Optional[List[str
         print(f"{prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     raise SystemExit(0)
+
+
+# ---------------------------------------------------------------------------- unsupervised
+def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options of unsupervised GraphSAGE training (one per field of
+    :class:`~pyg_course.train.unsupervised.UnsupervisedConfig` beyond the shared ones, with its
+    defaults) to ``parser`` (a :func:`training_parser`)."""
+    d = UnsupervisedConfig()
+    g = parser.add_argument_group("unsupervised (with --unsupervised)")
+    g.add_argument("--walk-length", type=positive_int, default=d.walk_length,
+                   help="steps of each positive-sampling random walk")
+    g.add_argument("--num-walks", type=positive_int, default=d.num_walks,
+                   help="random walks per batch node for positives")
+    g.add_argument("--num-positives", type=positive_int, default=d.num_positives,
+                   help="positives kept per batch node and step (drawn from its walks)")
+    g.add_argument("--num-negatives", type=positive_int, default=d.num_negatives,
+                   help="negatives per batch node (Q of the loss)")
+    g.add_argument("--neg-dist", choices=CHOICES["neg_dist"], default=d.neg_dist,
+                   help="far: uniform over nodes more than --neg-hops away; "
+                        "unigram: degree^0.75 (the official GraphSAGE)")
+    g.add_argument("--neg-hops", type=nonnegative_int, default=d.neg_hops,
+                   help="far negatives are more than this many hops from the anchor")
+    g.add_argument("--neg-candidates", choices=CHOICES["neg_candidates"],
+                   default=d.neg_candidates,
+                   help="pool of negative candidates: all nodes or the training nodes")
+    g.add_argument("--loss", choices=CHOICES["loss"], default=d.loss,
+                   help="sage: -log σ(pos) - Q·E log σ(-neg); margin: max(0, neg - pos + m)")
+    g.add_argument("--similarity", choices=CHOICES["similarity"], default=d.similarity,
+                   help="pair score of the loss (cosine = dot product of the L2-normalised "
+                        "embeddings, as the original)")
+    g.add_argument("--margin", type=nonnegative_float, default=d.margin,
+                   help="margin of --loss margin")
+    g.add_argument("--probe-every", type=nonnegative_int, default=d.probe_every,
+                   help="also probe every this many epochs and report test accuracy at the "
+                        "best validation epoch (0: probe the final embeddings only)")
+    return parser
+

@@ -1,11 +1,17 @@
 """Multi-seed experiments: ``runs`` seeds, test accuracy at the best validation epoch reported
 as mean ± std (OGB's protocol), a JSON of the results, a CSV of every epoch, a PNG of the
-curves, and one checkpoint file that resumes an interrupted experiment where it stopped."""
+curves, and one checkpoint file that resumes an interrupted experiment where it stopped.
+
+One runner, :func:`run_experiment`, serves every trainer with the interface of
+:class:`~pyg_course.train.Trainer` (supervised, full-batch or mini-batch),
+:class:`~pyg_course.train.distributed.DistributedTrainer` and
+:class:`~pyg_course.train.unsupervised.UnsupervisedTrainer`."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import platform
 import statistics
 import time
@@ -29,9 +35,6 @@ from pyg_course.train.distributed import broadcast_object, is_main_process
 from pyg_course.train.loop import NonFiniteLossError, TrainConfig, Trainer, resolve_device
 from pyg_course.utils.stats import mean_std
 
-# Settings that may differ between an interrupted run and its resumption.
-_RESUME_FREE = {"progress", "device", "num_workers", "eval_batch_size", "checkpoint_every"}
-
 
 def run_experiment(
     build_model: Callable[[], torch.nn.Module],
@@ -46,8 +49,9 @@ def run_experiment(
     trainer_cls: type = Trainer,
     flags: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Train ``runs`` models (seeds ``seed, seed+1, ...``) built by ``build_model`` and report
-    test accuracy at the best validation epoch as mean ± std.
+    """Train ``runs`` models (seeds ``seed, seed+1, ...``) built by ``build_model``, each with
+    ``trainer_cls(model, data, config)``, and report test accuracy at the best validation epoch
+    as mean ± std.
 
     With ``out``, writes ``out/checkpoint.pt`` (atomically, every epoch, on a background thread
     while the next epoch trains: :class:`~pyg_course.train.checkpoint.CheckpointWriter`; the
@@ -56,11 +60,13 @@ def run_experiment(
     ``resume=True`` continues from ``out/checkpoint.pt``: finished runs are kept, the run in
     progress continues from its last epoch with the same optimizer and RNG state, so the final
     numbers equal those of an uninterrupted experiment. The checkpoint records what defines the
-    experiment (``config`` less the settings that may change, ``runs``, ``seed``, ``name`` and
-    the command's ``flags``, ``{"--flag": value}``, e.g. from
-    :func:`~pyg_course.train.cli.run_flags`), and resuming refuses, with a
+    experiment (``config`` less :attr:`~pyg_course.train.TrainConfig.RESUME_FREE`, ``seed``,
+    ``name``, the trainer's ``kind`` and the command's ``flags``, ``{"--flag": value}``, e.g.
+    from :func:`~pyg_course.train.cli.run_flags`), and resuming refuses, with a
     :class:`~pyg_course.train.checkpoint.CheckpointError` naming each difference, a checkpoint
-    written with other values. A run whose training loss becomes NaN or infinite stops with a
+    written with other values. ``runs`` may grow on resume (the finished runs are kept and the
+    next seeds trained), not fall below the runs already finished. A run whose training loss
+    becomes NaN or infinite stops with a
     :class:`~pyg_course.train.loop.NonFiniteLossError` naming the run and its seed.
 
     In a distributed run (``trainer_cls=DistributedTrainer``, every rank calling this with the
@@ -72,10 +78,11 @@ def run_experiment(
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    settings = {**{k: v for k, v in config.to_dict().items() if k not in _RESUME_FREE},
-                "runs": runs, "seed": seed, "name": name}
-    flags = dict(flags or {})
-    record = {"kind": "supervised", "settings": settings, "flags": flags}
+    settings = {**{k: v for k, v in config.to_dict().items() if k not in config.RESUME_FREE},
+                "seed": seed, "name": name}
+    flags = {k: v for k, v in (flags or {}).items() if k != "--runs"}
+    kind = trainer_cls.kind
+    record = {"kind": kind, "settings": settings, "flags": flags}
     state = None
     if resume:
         if out is None:
@@ -92,8 +99,14 @@ def run_experiment(
             if main:
                 print(f"resume: no checkpoint in {out}, starting from scratch")
         else:
-            check_resumable(state, ckpt_path, "supervised", flags, settings)
+            check_resumable(state, ckpt_path, kind, flags, settings)
     completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
+    if len(completed) > runs:
+        raise CheckpointError(f"resume: the checkpoint {ckpt_path} holds {len(completed)} "
+                              f"finished runs, more than the {runs} asked for; ask for at "
+                              f"least {len(completed)} runs or use another --out")
+    if out is not None and main:
+        out.mkdir(parents=True, exist_ok=True)
 
     for r in range(len(completed), runs):
         seed_everything(seed + r)
@@ -123,18 +136,17 @@ def run_experiment(
             save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
                          **record}, ckpt_path)
         if main:
-            print(f"{label} (seed {seed + r}): test "
-                  f"{100 * result['test_acc']:.2f} at best val {100 * result['val_acc']:.2f} "
-                  f"(epoch {result['best_epoch']})")
+            print(f"{label} (seed {seed + r}): {trainer.describe(result)}", flush=True)
 
     summary = {}
-    for key in ("test_acc", "val_acc", "train_acc"):
+    for key in trainer_cls.summary_keys(completed[0]):
         m, s = mean_std([r[key] for r in completed])
         summary[f"{key}_mean"], summary[f"{key}_std"] = m, s
     summary["epoch_time_mean"] = statistics.fmean(
         h["time"] for r in completed for h in r["history"])
     results = {
         "name": name,
+        "kind": kind,
         "runs": [{k: v for k, v in r.items() if k != "history"} for r in completed],
         "summary": summary,
         "config": config.to_dict(),
@@ -145,8 +157,13 @@ def run_experiment(
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")},
     }
     if main:
-        print(f"{name}: test accuracy {100 * summary['test_acc_mean']:.2f} ± "
-              f"{100 * summary['test_acc_std']:.2f} over {runs} run(s)")
+        if "test_acc_mean" in summary:
+            scores = (f"test accuracy {100 * summary['test_acc_mean']:.2f} ± "
+                      f"{100 * summary['test_acc_std']:.2f}")
+        else:
+            scores = ", ".join(f"{k} {summary[k + '_mean']:.4f} ± {summary[k + '_std']:.4f}"
+                               for k in trainer_cls.summary_keys(completed[0]))
+        print(f"{name}: {scores} over {len(completed)} run(s)")
     if out is not None and main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(results, indent=2))
@@ -167,7 +184,8 @@ def write_history(completed: List[Dict[str, Any]], path: Path) -> None:
 
 
 def plot_curves(completed: List[Dict[str, Any]], path: Path, title: str = "") -> None:
-    """Training loss, validation loss and validation/test accuracy per epoch, one line per run."""
+    """Training loss, validation loss and validation/test accuracy per epoch, one line per run
+    (an unsupervised run has no validation loss, and accuracies at its probed epochs only)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,16 +196,21 @@ def plot_curves(completed: List[Dict[str, Any]], path: Path, title: str = "") ->
         ep = [h["epoch"] for h in r["history"]]
         lab = (lambda s: s) if i == 0 else (lambda s: None)  # noqa: E731 (legend once)
         ax_loss.plot(ep, [h["loss"] for h in r["history"]], "C0", alpha=0.5, label=lab("train"))
-        ax_loss.plot(ep, [h["val_loss"] for h in r["history"]], "C1", alpha=0.5, label=lab("val"))
-        ax_acc.plot(ep, [100 * h["val_acc"] for h in r["history"]], "C1", alpha=0.5,
-                    label=lab("val"))
-        ax_acc.plot(ep, [100 * h["test_acc"] for h in r["history"]], "C2", alpha=0.5,
-                    label=lab("test"))
+        if "val_loss" in r["history"][0]:
+            ax_loss.plot(ep, [h["val_loss"] for h in r["history"]], "C1", alpha=0.5,
+                         label=lab("val"))
+        for key, colour in (("val_acc", "C1"), ("test_acc", "C2")):
+            probed = [(e, 100 * h[key]) for e, h in zip(ep, r["history"])
+                      if h.get(key, math.nan) == h.get(key, math.nan)]
+            if probed:
+                ax_acc.plot(*zip(*probed), colour, marker="." if len(probed) < 20 else None,
+                            alpha=0.5, label=lab(key[:-4]))
         ax_acc.axvline(r["best_epoch"], color="grey", lw=0.5, alpha=0.5)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (grey: best val epoch)")
-    ax_loss.legend()
-    ax_acc.legend()
+    for ax in (ax_loss, ax_acc):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -9,7 +9,7 @@ import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -79,7 +79,14 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (CUDA when available).
         progress: show a tqdm bar.
         checkpoint_every: write the checkpoint every this many epochs (when a path is given).
+
+    :attr:`RESUME_FREE` names the settings that say where and how visibly a run computes, not
+    what: an interrupted run may resume with other values of them.
     """
+
+    #: Settings that may differ between an interrupted run and its resumption.
+    RESUME_FREE: ClassVar[tuple] = ("progress", "device", "num_workers", "eval_batch_size",
+                                    "checkpoint_every")
 
     epochs: int = 200
     lr: float = 0.01
@@ -152,13 +159,52 @@ def _accuracy(logits: Tensor, y: Tensor) -> float:
     return float((logits.argmax(-1) == y).float().mean()) if y.numel() else float("nan")
 
 
-class Trainer:
+class RunTrainer:
+    """The interface :func:`~pyg_course.train.run_experiment` drives: one run of one seed.
+
+    A subclass is built as ``cls(model, data, config)`` and provides :attr:`kind` (recorded in
+    the checkpoint: a resume refuses a checkpoint of another kind), :meth:`fit`,
+    :meth:`state_dict` / :meth:`load_state_dict` (everything a resumed run needs, RNG
+    included) and :attr:`best_state` (the weights saved as ``model.pt``). :meth:`describe` and
+    :meth:`summary_keys` say what the runner prints and averages.
+    """
+
+    kind = "supervised"
+
+    def fit(self, checkpoint: Optional[Callable[[Dict[str, Any]], None]] = None,
+            desc: str = "train") -> Dict[str, Any]:
+        """Train (continuing from :meth:`load_state_dict`'s state), calling ``checkpoint`` with
+        :meth:`state_dict` after epochs; return the run's result with its ``history``."""
+        raise NotImplementedError
+
+    def state_dict(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def describe(result: Dict[str, Any]) -> str:
+        """One line on a finished run's ``result`` (what :meth:`fit` returned)."""
+        return (f"test {100 * result['test_acc']:.2f} at best val {100 * result['val_acc']:.2f} "
+                f"(epoch {result['best_epoch']})")
+
+    @staticmethod
+    def summary_keys(result: Dict[str, Any]) -> List[str]:
+        """The numbers of a result that the runner reports as mean ± std over the runs."""
+        return ["test_acc", "val_acc", "train_acc"]
+
+
+class Trainer(RunTrainer):
     """Trains ``model`` on the node-classification graph ``data`` (``x``, ``edge_index``, ``y``
     and ``train_mask``/``val_mask``/``test_mask``).
 
     ``model(x, edge_index)`` must return per-node logits. In mini-batch mode a model with
     ``inference(loader, device)`` (layer-wise inference, e.g. GraphSAGE) is evaluated with it;
     otherwise evaluation is one full-batch forward pass.
+
+    A :class:`RunTrainer`, as :class:`~pyg_course.train.unsupervised.UnsupervisedTrainer` and
+    :class:`~pyg_course.train.deepwalk.DeepWalkTrainer` are.
     """
 
     def __init__(self, model: torch.nn.Module, data: Data, config: TrainConfig,

@@ -5,7 +5,7 @@ One step, for a batch of anchor nodes :math:`B`:
 
 1. positives :math:`(B, P)` from random-walk co-occurrence
    (:class:`~pyg_course.sampling.WalkPositiveSampler`) and negatives :math:`(B, Q)` more than
-   ``--neg-hops`` hops away (:class:`~pyg_course.sampling.FarNegativeSampler`) or from the
+   ``neg_hops`` hops away (:class:`~pyg_course.sampling.FarNegativeSampler`) or from the
    degree\\ :sup:`0.75` unigram (:class:`~pyg_course.sampling.UnigramNegativeSampler`), all on
    the model's device;
 2. ONE ``NeighborLoader`` subgraph for the union of anchors, positives and negatives (seed
@@ -14,28 +14,26 @@ One step, for a batch of anchor nodes :math:`B`:
 
 After training, :meth:`GraphSAGE.inference` embeds every node and
 :func:`~pyg_course.metrics.linear_probe` (logistic regression, ``C`` chosen on the validation
-nodes) scores them on the public split. ``runs`` seeds give mean ± std.
+nodes) scores them on the public split. :func:`~pyg_course.train.run_experiment` with
+``trainer_cls=UnsupervisedTrainer`` and an :class:`UnsupervisedConfig` runs several seeds
+(mean ± std), writes the results and resumes an interrupted experiment, as for supervised
+training.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor
-from torch_geometric import seed_everything
 from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
 from torch_geometric.utils import is_undirected
 from tqdm.auto import tqdm
 
 from pyg_course.metrics import linear_probe
-from pyg_course.nn.models import GraphSAGE
 from pyg_course.nn.unsup_loss import UnsupervisedSAGELoss
 from pyg_course.sampling import (
     CSRGraph,
@@ -43,130 +41,130 @@ from pyg_course.sampling import (
     UnigramNegativeSampler,
     WalkPositiveSampler,
 )
-from pyg_course.train.checkpoint import (
-    CheckpointWriter,
-    check_resumable,
-    load_checkpoint,
-    pack,
-    rng_state,
-    save_atomic,
-    set_rng_state,
-    unpack,
-)
-from pyg_course.train.cli import (
-    changed,
-    data_from_args,
-    nonnegative_float,
-    nonnegative_int,
-    positive_int,
-    run_flags,
-)
-from pyg_course.train.experiment import write_history
+from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
 from pyg_course.train.loop import (
-    NonFiniteLossError,
+    SPLITS,
+    RunTrainer,
+    TrainConfig,
     check_loss,
     neighbor_loader,
     neighbor_sampler,
     resolve_device,
 )
-from pyg_course.utils.stats import mean_std
+
+#: The allowed values of :class:`UnsupervisedConfig`'s categorical settings.
+CHOICES = {"neg_dist": ("far", "unigram"), "neg_candidates": ("all", "train"),
+            "loss": ("sage", "margin"), "similarity": ("dot", "cosine")}
 
 
-def add_unsupervised_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the options of unsupervised training to ``parser`` (a
-    :func:`~pyg_course.train.cli.training_parser`)."""
-    g = parser.add_argument_group("unsupervised (with --unsupervised)")
-    g.add_argument("--walk-length", type=positive_int, default=5,
-                   help="steps of each positive-sampling random walk")
-    g.add_argument("--num-walks", type=positive_int, default=10,
-                   help="random walks per batch node for positives")
-    g.add_argument("--num-positives", type=positive_int, default=1,
-                   help="positives kept per batch node and step (drawn from its walks)")
-    g.add_argument("--num-negatives", type=positive_int, default=20,
-                   help="negatives per batch node (Q of the loss)")
-    g.add_argument("--neg-dist", choices=["far", "unigram"], default="far",
-                   help="far: uniform over nodes more than --neg-hops away; "
-                        "unigram: degree^0.75 (the official GraphSAGE)")
-    g.add_argument("--neg-hops", type=nonnegative_int, default=5,
-                   help="far negatives are more than this many hops from the anchor")
-    g.add_argument("--neg-candidates", choices=["all", "train"], default="all",
-                   help="pool of negative candidates: all nodes or the training nodes")
-    g.add_argument("--loss", choices=["sage", "margin"], default="sage",
-                   help="sage: -log σ(pos) - Q·E log σ(-neg); margin: max(0, neg - pos + m)")
-    g.add_argument("--similarity", choices=["dot", "cosine"], default="cosine",
-                   help="pair score of the loss (cosine = dot product of the L2-normalised "
-                        "embeddings, as the original)")
-    g.add_argument("--margin", type=nonnegative_float, default=1.0,
-                   help="margin of --loss margin")
-    g.add_argument("--probe-every", type=nonnegative_int, default=0,
-                   help="also probe every this many epochs and report test accuracy at the "
-                        "best validation epoch (0: probe the final embeddings only)")
-    return parser
+@dataclass
+class UnsupervisedConfig(TrainConfig):
+    r"""Settings of unsupervised GraphSAGE training: those of :class:`TrainConfig` (``mode``
+    and ``patience`` unused: training is always on neighbour-sampled mini-batches of anchors,
+    for ``epochs`` epochs) and these.
+
+    Args:
+        walk_length: steps of each positive-sampling random walk.
+        num_walks: random walks per anchor for positives.
+        num_positives: positives kept per anchor and step (drawn from its walks).
+        num_negatives: negatives per anchor (Q of the loss).
+        neg_dist: ``"far"``: uniform over nodes more than ``neg_hops`` hops away;
+            ``"unigram"``: degree\ :sup:`0.75` (the official GraphSAGE).
+        neg_hops: far negatives are more than this many hops from the anchor.
+        neg_candidates: pool of negatives: ``"all"`` nodes or the ``"train"`` nodes.
+        loss: ``"sage"``: :math:`-\log\sigma(pos) - Q\,\mathbb{E}\log\sigma(-neg)`;
+            ``"margin"``: :math:`\max(0, neg - pos + m)`.
+        similarity: pair score, ``"dot"`` or ``"cosine"`` (the original's).
+        margin: the margin :math:`m` of ``loss="margin"``.
+        probe_every: also probe every this many epochs and report the test accuracy at the
+            best validation epoch (0: probe the final embeddings only).
+    """
+
+    walk_length: int = 5
+    num_walks: int = 10
+    num_positives: int = 1
+    num_negatives: int = 20
+    neg_dist: str = "far"
+    neg_hops: int = 5
+    neg_candidates: str = "all"
+    loss: str = "sage"
+    similarity: str = "cosine"
+    margin: float = 1.0
+    probe_every: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name, low in (("walk_length", 1), ("num_walks", 1), ("num_positives", 1),
+                          ("num_negatives", 1), ("neg_hops", 0), ("probe_every", 0)):
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be at least {low}, got {getattr(self, name)}")
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got "
+                                 f"{getattr(self, name)!r}")
+        if not self.margin >= 0:
+            raise ValueError(f"margin must be a number >= 0, got {self.margin}")
 
 
-#: The options :func:`add_unsupervised_args` adds.
-OPTIONS = tuple(a.dest for a in add_unsupervised_args(argparse.ArgumentParser())._actions
-                if a.dest != "help")
-#: Options of the supervised training scripts that unsupervised training does not use.
-SUPERVISED_ONLY = ("impl", "ddp", "mode", "patience", "input_dropout")
+#: The settings :class:`UnsupervisedConfig` adds to :class:`TrainConfig`.
+UNSUPERVISED_SETTINGS = tuple(f.name for f in fields(UnsupervisedConfig)
+                              if f.name not in {g.name for g in fields(TrainConfig)})
 
 
-def check_unsupervised_args(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                            unsupervised: bool) -> None:
-    """``parser.error`` (one line, exit status 2) where an option given would be ignored:
-    :data:`SUPERVISED_ONLY` with ``unsupervised`` (it trains our GraphSAGE on neighbour-sampled
-    mini-batches in one process), :data:`OPTIONS` without it."""
-    if unsupervised:
-        given = changed(parser, args, [d for d in SUPERVISED_ONLY if hasattr(args, d)])
-        if given:
-            parser.error(f"not used by --unsupervised (it trains our GraphSAGE on "
-                         f"neighbour-sampled mini-batches in one process): {', '.join(given)}")
-    else:
-        given = changed(parser, args, OPTIONS)
-        if given:
-            parser.error(f"only used with --unsupervised: {', '.join(given)}")
-
-
-class UnsupervisedTrainer:
-    """Trains one :class:`GraphSAGE` encoder without labels (see the module docstring).
+class UnsupervisedTrainer(RunTrainer):
+    """Trains one :class:`GraphSAGE` encoder without labels (see the module docstring), with the
+    interface of :class:`~pyg_course.train.Trainer` that
+    :func:`~pyg_course.train.run_experiment` drives.
 
     Args:
         model: a :class:`GraphSAGE` (or any model with ``forward(x, edge_index, n_id)`` and
             ``inference(loader, device)``).
-        data: the graph; labels and masks are used by :meth:`probe` only.
-        args: the parsed options (shared ones of :mod:`pyg_course.train.cli` and those of
-            :func:`add_unsupervised_args`).
+        data: the graph; labels and the train/val/test masks are used by :meth:`probe` only.
+        config: an :class:`UnsupervisedConfig`.
+        seed: seed of the probe's logistic regression (default: torch's initial seed, i.e. the
+            run's seed under :func:`~pyg_course.train.run_experiment`).
     """
 
-    def __init__(self, model: torch.nn.Module, data: Data, args: argparse.Namespace):
-        self.args = args
-        self.device = resolve_device(args.device)
+    kind = "unsupervised"
+
+    def __init__(self, model: torch.nn.Module, data: Data, config: UnsupervisedConfig,
+                 seed: Optional[int] = None):
+        if not isinstance(config, UnsupervisedConfig):
+            raise TypeError(f"UnsupervisedTrainer needs an UnsupervisedConfig, got "
+                            f"{type(config).__name__}")
+        for split in SPLITS:
+            if getattr(data, f"{split}_mask", None) is None:
+                raise ValueError(f"unsupervised GraphSAGE: the probe needs data.{split}_mask")
+        self.config = config
+        self.seed = torch.initial_seed() if seed is None else seed
+        self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.data = data
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr,
-                                          weight_decay=args.weight_decay)
-        self.loss_fn = UnsupervisedSAGELoss(args.loss, args.similarity, margin=args.margin)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                          weight_decay=config.weight_decay)
+        self.loss_fn = UnsupervisedSAGELoss(config.loss, config.similarity, margin=config.margin)
         edge_index = data.edge_index.to(self.device)
         n = data.num_nodes
         graph = CSRGraph(edge_index, n)  # one sorted copy, shared by both samplers
-        self.positives = WalkPositiveSampler(graph, n, args.num_walks, args.walk_length)
-        cand = data.train_mask if args.neg_candidates == "train" else None
-        if args.neg_dist == "far":
-            self.negatives = FarNegativeSampler(graph, n, args.neg_hops, candidates=cand,
+        self.positives = WalkPositiveSampler(graph, n, config.num_walks, config.walk_length)
+        cand = data.train_mask if config.neg_candidates == "train" else None
+        if config.neg_dist == "far":
+            self.negatives = FarNegativeSampler(graph, n, config.neg_hops, candidates=cand,
                                                 undirected=is_undirected(edge_index,
                                                                          num_nodes=n))
         else:
             self.negatives = UnigramNegativeSampler(edge_index, n, candidates=cand)
         # Built once: the CSC conversion of the graph is reused by every step's loader.
-        self.neighbor_sampler = neighbor_sampler(data, num_neighbors=list(args.num_neighbors))
-        self.eval_loader = neighbor_loader(data, num_neighbors=[-1], batch_size=4096,
-                                           shuffle=False, num_workers=args.num_workers)
+        self.neighbor_sampler = neighbor_sampler(data, num_neighbors=list(config.num_neighbors))
+        self.eval_loader = neighbor_loader(data, num_neighbors=[-1],
+                                           batch_size=config.eval_batch_size, shuffle=False,
+                                           num_workers=config.num_workers)
         self.epoch = 0
         self.history: List[Dict[str, float]] = []
 
     def step(self, anchors: Tensor) -> float:
         """One optimisation step on the anchor nodes ``anchors``; returns the loss."""
-        a = self.args
+        a = self.config
         anchors = anchors.to(self.device)
         B = anchors.numel()
         pos, pos_mask = self.positives.sample(anchors, a.num_positives)
@@ -191,8 +189,8 @@ class UnsupervisedTrainer:
         """One pass over all nodes as anchors, in shuffled batches; returns the mean loss."""
         perm = torch.randperm(self.data.num_nodes)
         total = 0.0
-        for lo in range(0, perm.numel(), self.args.batch_size):
-            anchors = perm[lo:lo + self.args.batch_size]
+        for lo in range(0, perm.numel(), self.config.batch_size):
+            anchors = perm[lo:lo + self.config.batch_size]
             total += self.step(anchors) * anchors.numel()
         return total / max(perm.numel(), 1)
 
@@ -202,11 +200,11 @@ class UnsupervisedTrainer:
         self.model.eval()
         return self.model.inference(self.eval_loader, self.device)
 
-    def probe(self, seed: int = 0) -> Dict[str, float]:
+    def probe(self) -> Dict[str, float]:
         """Logistic-regression probe on the public split: test/val/train accuracy and ``C``."""
         d = self.data
         return linear_probe(self.embed(), d.y, d.train_mask, d.test_mask, val_mask=d.val_mask,
-                            seed=seed, return_details=True)
+                            seed=self.seed, return_details=True)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"epoch": self.epoch, "model": self.model.state_dict(),
@@ -224,13 +222,25 @@ class UnsupervisedTrainer:
             self.negatives.num_anchors = state["num_anchors"]
         set_rng_state(state["rng"])
 
-    def fit(self, checkpoint=None, desc: str = "unsupervised", seed: int = 0) -> Dict[str, Any]:
-        """Train ``args.epochs`` epochs and probe the embeddings. With ``--probe-every n`` the
+    @property
+    def best_state(self) -> Dict[str, Tensor]:
+        """The encoder's weights (those of the last epoch), on the CPU."""
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    @staticmethod
+    def describe(result: Dict[str, Any]) -> str:
+        """One line on a finished run's ``result`` (what :meth:`fit` returned)."""
+        return (f"probe test {100 * result['test_acc']:.2f}, val {100 * result['val_acc']:.2f} "
+                f"at epoch {result['best_epoch']} (loss {result['final_loss']:.4f}, "
+                f"far-negative fallback {100 * result['neg_fallback_rate']:.2f}% of anchors)")
+
+    def fit(self, checkpoint=None, desc: str = "unsupervised") -> Dict[str, Any]:
+        """Train ``config.epochs`` epochs and probe the embeddings. With ``probe_every=n`` the
         probe also runs every ``n`` epochs and the result is the test accuracy at the epoch of
         best validation accuracy (OGB's protocol); otherwise it is the final epoch's.
         ``checkpoint`` is called with :meth:`state_dict` after every epoch."""
-        a = self.args
-        bar = tqdm(total=a.epochs, initial=self.epoch, desc=desc, disable=a.no_progress,
+        a = self.config
+        bar = tqdm(total=a.epochs, initial=self.epoch, desc=desc, disable=not a.progress,
                    leave=False, dynamic_ncols=True)
         nan = float("nan")
         while self.epoch < a.epochs:
@@ -241,7 +251,7 @@ class UnsupervisedTrainer:
             rec = {"epoch": self.epoch, "loss": loss, "time": time.perf_counter() - start,
                    "val_acc": nan, "test_acc": nan, "train_acc": nan, "C": nan}
             if self.epoch == a.epochs or (a.probe_every and self.epoch % a.probe_every == 0):
-                p = self.probe(seed)
+                p = self.probe()
                 rec.update(val_acc=p["val"], test_acc=p["test"], train_acc=p["train"], C=p["C"])
             self.history.append(rec)
             bar.update(1)
@@ -259,112 +269,3 @@ class UnsupervisedTrainer:
                 "neg_fallback_rate": (getattr(self.negatives, "num_fallback", 0) / anchors
                                       if anchors else 0.0),
                 "history": self.history}
-
-
-def build_model(data: Data, args: argparse.Namespace) -> GraphSAGE:
-    """The encoder: ``--num-layers`` SAGE layers of width ``--hidden`` (the embedding size),
-    with the script's ``--aggr`` / ``--aggr-channels`` / ``--jk`` / ``--normalize`` if given."""
-    aggr = getattr(args, "aggr", None) or "mean"
-    kwargs = {}
-    aggr_channels = getattr(args, "aggr_channels", None)
-    if aggr_channels is None and aggr == "lstm":
-        aggr_channels = 128
-    if aggr_channels is not None:
-        kwargs["aggr_channels"] = aggr_channels
-    if getattr(args, "normalize", False):
-        kwargs["normalize"] = True
-    return GraphSAGE(data.num_features, args.hidden, args.num_layers, dropout=args.dropout,
-                     aggr=aggr, jk=getattr(args, "jk", None), **kwargs)
-
-
-def run_unsupervised(args: argparse.Namespace, data: Optional[Data] = None) -> Dict[str, Any]:
-    """Train unsupervised GraphSAGE ``args.runs`` times (seeds ``args.seed, args.seed+1,
-    ...``) and probe the embeddings: test accuracy mean ± std, ``results.json``,
-    ``history.csv`` and an atomic ``checkpoint.pt`` in ``args.out`` (``args.resume``
-    continues from it).
-
-    Args:
-        args: parsed options (:func:`~pyg_course.train.cli.training_parser` +
-            :func:`add_unsupervised_args`).
-        data: the graph; default: loaded from ``args.dataset`` / ``args.root``.
-    """
-    if data is None:
-        data = data_from_args(args)
-    for split in ("train", "val", "test"):
-        if getattr(data, f"{split}_mask", None) is None:
-            raise ValueError(f"unsupervised GraphSAGE: the probe needs data.{split}_mask")
-    runs, seed = args.runs, args.seed
-    if runs < 1 or args.epochs < 1:
-        raise ValueError(f"runs and epochs must be at least 1, got {runs} and {args.epochs}")
-    out = Path(args.out) if args.out else None
-    ckpt_path = out / "checkpoint.pt" if out else None
-    # Every option that defines the run; --runs may grow on resume.
-    flags = run_flags(args, free=("runs",))
-    record = {"kind": "unsupervised", "flags": flags}
-    state = None
-    if args.resume:
-        if out is None:
-            raise ValueError("resume needs an output folder (--out) holding checkpoint.pt")
-        state = load_checkpoint(ckpt_path)
-        if state is None:
-            print(f"resume: no checkpoint in {out}, starting from scratch")
-        else:
-            check_resumable(state, ckpt_path, "unsupervised", flags)
-    completed: List[Dict[str, Any]] = unpack(state["completed"]) if state else []
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    name = f"unsupervised GraphSAGE {getattr(args, 'dataset', '')}".strip()
-
-    for r in range(len(completed), runs):
-        seed_everything(seed + r)
-        trainer = UnsupervisedTrainer(build_model(data, args), data, args)
-        if state is not None and state.get("trainer") is not None and state["run"] == r:
-            trainer.load_state_dict(state["trainer"])
-
-        packed = pack(completed)
-
-        def save(trainer_state, r=r, packed=packed):
-            writer.submit({"run": r, "completed": packed, "trainer": trainer_state,
-                           **record}, ckpt_path)
-
-        start = time.perf_counter()
-        label = f"{name} run {r + 1}/{runs}"
-        try:
-            with CheckpointWriter() as writer:
-                result = trainer.fit(checkpoint=save if out else None, desc=label,
-                                     seed=seed + r)
-        except NonFiniteLossError as exc:
-            raise NonFiniteLossError(f"{label} (seed {seed + r}): {exc}") from None
-        result.update(seed=seed + r, time=time.perf_counter() - start)
-        completed.append(result)
-        if out is not None:
-            torch.save(trainer.model.state_dict(), out / "model.pt")
-            save_atomic({"run": r + 1, "completed": pack(completed), "trainer": None,
-                         **record}, ckpt_path)
-        print(f"{label} (seed {seed + r}): probe test "
-              f"{100 * result['test_acc']:.2f}, val {100 * result['val_acc']:.2f} at epoch "
-              f"{result['best_epoch']} "
-              f"(loss {result['final_loss']:.4f}, far-negative fallback "
-              f"{100 * result['neg_fallback_rate']:.2f}% of anchors)")
-
-    summary = {}
-    for key in ("test_acc", "val_acc", "train_acc"):
-        summary[f"{key}_mean"], summary[f"{key}_std"] = mean_std([c[key] for c in completed])
-    results = {
-        "name": name,
-        "runs": [{k: v for k, v in c.items() if k != "history"} for c in completed],
-        "summary": summary,
-        "config": {k: v for k, v in vars(args).items()},
-        "seed": seed,
-        "machine": {"platform": platform.platform(), "torch": torch.__version__,
-                    "device": str(resolve_device(args.device)),
-                    "date": time.strftime("%Y-%m-%d %H:%M:%S")},
-    }
-    print(f"{name}: probe test accuracy {100 * summary['test_acc_mean']:.2f} ± "
-          f"{100 * summary['test_acc_std']:.2f} over {len(completed)} run(s)")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-        write_history(completed, out / "history.csv")
-    results["history"] = [c["history"] for c in completed]
-    return results

@@ -49,7 +49,7 @@ def test_train_deepwalk_runs_seeds_and_hierarchical_softmax(tmp_path):
     assert s["test_acc_mean"] == pytest.approx(np.mean(accs))
     assert s["test_acc_std"] == pytest.approx(np.std(accs, ddof=1))  # the sample std
     assert "DeepWalk" in results["model"] and results["args"]["hs"] is True
-    # The saved embeddings are the first seed's.
+    # The saved embeddings are the last seed's.
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == s
     assert not (tmp_path / "embedding.png").exists()
 
@@ -102,3 +102,34 @@ def test_out_that_cannot_be_a_folder_fails_before_training(where, tmp_path, monk
         script.main(["--dataset", "KarateClub", "--out", str(out)])
     assert exc.value.code == 2
     assert "argument --out" in capsys.readouterr().err
+
+
+def test_dataset_names_and_the_options_it_offers(capsys):
+    p = _load_script().parser()
+    assert p.parse_args(["--dataset", "blogcatalog"]).dataset == "BlogCatalog"
+    assert p.parse_args(["--dataset", "KARATECLUB"]).dataset == "KarateClub"
+    text = p.format_help()
+    assert "--walk-length" in text and "--batch-size" in text
+    for unused in ("--hidden", "--num-layers", "--dropout", "--weight-decay", "--patience",
+                   "--mode", "--num-neighbors", "--num-workers", "--no-normalize-features"):
+        assert unused not in text
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(["--hidden", "8"])
+    assert exc.value.code == 2 and "unrecognized arguments: --hidden 8" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_finished_runs_and_equals_a_fresh_experiment(tmp_path):
+    threads = torch.get_num_threads()
+    argv = ["--dataset", "KarateClub", "--threads", "1", "--no-progress", "--epochs", "2",
+            "--plot", "none"]
+    try:
+        script = _load_script()
+        fresh = script.main(argv + ["--runs", "2", "--out", str(tmp_path / "fresh")])
+        script.main(argv + ["--runs", "1", "--out", str(tmp_path / "grown")])
+        grown = script.main(argv + ["--runs", "2", "--out", str(tmp_path / "grown"), "--resume"])
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["test_acc"] for r in grown["runs"]] == [r["test_acc"] for r in fresh["runs"]]
+    assert [r["losses"] for r in grown["runs"]] == [r["losses"] for r in fresh["runs"]]
+    assert np.array_equal(np.load(tmp_path / "grown" / "embedding.npy"),
+                          np.load(tmp_path / "fresh" / "embedding.npy"))

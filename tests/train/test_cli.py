@@ -9,6 +9,7 @@ from torch_geometric.data import Data
 
 from pyg_course.datasets import csbm
 from pyg_course.train import cli
+from pyg_course.train.argtypes import unit_interval
 from pyg_course.train.checkpoint import CheckpointError
 
 
@@ -18,6 +19,7 @@ from pyg_course.train.checkpoint import CheckpointError
     (cli.positive_float, {"0.01": 0.01, "1e-3": 1e-3}, ["0", "-1", "inf", "nan", "x"]),
     (cli.nonnegative_float, {"0": 0.0, "5e-4": 5e-4}, ["-1", "inf", "nan"]),
     (cli.probability, {"0": 0.0, "0.5": 0.5}, ["1", "1.5", "-0.1", "nan"]),
+    (unit_interval, {"0": 0.0, "0.25": 0.25, "1": 1.0}, ["1.5", "-0.1", "nan", "x"]),
     (cli.num_neighbors, {"-1": -1, "1": 1, "25": 25}, ["0", "-5", "-2"]),
     (cli.dataset, {"cora": "Cora", "CITESEER": "CiteSeer", "csbm": "CSBM"}, ["Coraa"]),
     (cli.device, {"auto": "auto", "cpu": "cpu"}, ["gpu", "cuda:x"]),
@@ -47,6 +49,31 @@ def test_help_shows_each_default_once():
     assert "(default: False)" not in text
     p.set_defaults(patience=20)
     assert "epochs without val improvement (default: 20)" in " ".join(p.format_help().split())
+
+
+def test_omitted_options_do_not_exist_and_help_texts_are_the_scripts(capsys):
+    p = cli.training_parser("t", omit=("mode", "num_neighbors"), hidden=8,
+                            help={"hidden": "units per head"})
+    text = " ".join(p.format_help().split())
+    assert "--mode" not in text and "--num-neighbors" not in text
+    assert "--hidden HIDDEN units per head (default: 8)" in text
+    args = p.parse_args([])
+    assert not hasattr(args, "mode") and not hasattr(args, "num_neighbors")
+    assert args.hidden == 8 and args.batch_size == 512
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(["--mode", "minibatch"])
+    assert exc.value.code == 2
+    assert "error: unrecognized arguments: --mode minibatch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(omit=("hiden",)), "no shared option hiden"),
+    (dict(help={"heads": "x"}), "no shared option heads"),
+    (dict(omit=("patience",), patience=10), "a default for an omitted option: patience"),
+])
+def test_training_parser_refuses_what_it_does_not_have(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cli.training_parser("t", **kwargs)
 
 
 def _args(argv):

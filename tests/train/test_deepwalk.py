@@ -77,3 +77,32 @@ def test_train_deepwalk_valid_settings_still_train():
     losses = train_deepwalk(model, epochs=1, batch_size=4, lr=0.05)
     assert len(losses) == 1 and math.isfinite(losses[0]) and losses[0] > 0
     assert not torch.equal(model.embedding(), before)
+
+
+def test_multilabel_runs_under_the_shared_runner_report_f1_per_ratio(capsys):
+    import statistics
+
+    from pyg_course.train import run_experiment
+    from pyg_course.train.deepwalk import DeepWalkConfig, DeepWalkTrainer
+
+    g = torch.Generator().manual_seed(0)
+    n = 120
+    ei = torch.randint(0, n, (2, 600), generator=g)
+    y = (torch.rand(n, 4, generator=g) < 0.3).long()
+    y[:, 0] = 1 - y[:, 1]  # every node has a label
+    data = Data(edge_index=torch.cat([ei, ei.flip(0)], 1), y=y, num_nodes=n)
+    res = run_experiment(lambda: DeepWalk(data, emb_dim=8, walk_length=6, window_size=2), data,
+                         DeepWalkConfig(epochs=1, repeats=2, progress=False), runs=2,
+                         trainer_cls=DeepWalkTrainer, name="multilabel")
+    for run in res["runs"]:
+        ev = run["evaluation"]
+        assert ev["protocol"] == "multilabel"
+        assert [run[f"micro@{round(100 * r['train_ratio'])}"] for r in ev["results"]] == \
+            [r["micro"] for r in ev["results"]]
+    s = res["summary"]
+    assert s["macro@50_mean"] == pytest.approx(statistics.fmean(r["macro@50"]
+                                                                for r in res["runs"]))
+    assert s["macro@50_std"] == pytest.approx(statistics.stdev(r["macro@50"]
+                                                               for r in res["runs"]))
+    assert "test_acc_mean" not in s
+    assert "multilabel: micro@10" in capsys.readouterr().out

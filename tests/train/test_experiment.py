@@ -149,8 +149,13 @@ def test_resume_names_what_differs(tmp_path):
     with pytest.raises(CheckpointError) as exc:
         run_experiment(_build(data), data, TrainConfig(epochs=3, lr=0.1, progress=False),
                        runs=2, out=tmp_path, resume=True, flags=flags, name="other")
-    assert str(exc.value) == (f"{where}: epochs 2 -> 3, lr 0.01 -> 0.1, runs 1 -> 2, "
+    assert str(exc.value) == (f"{where}: epochs 2 -> 3, lr 0.01 -> 0.1, "
                               f"name experiment -> other; use the same arguments or another --out")
+    # More runs resume (the finished one is kept), fewer than those finished do not.
+    more = run_experiment(_build(data), data, cfg, runs=2, out=tmp_path, resume=True, flags=flags)
+    assert len(more["runs"]) == 2
+    with pytest.raises(CheckpointError, match="holds 2 finished runs, more than the 1 asked"):
+        run_experiment(_build(data), data, cfg, runs=1, out=tmp_path, resume=True, flags=flags)
 
 
 def test_resume_checks_a_checkpoint_from_before_flags_were_recorded(tmp_path):
