@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from pyg_course.metrics import evaluate_node_embeddings
 from pyg_course.nn.models.deepwalk import DeepWalk
 from pyg_course.train.checkpoint import rng_state, set_rng_state
-from pyg_course.train.loop import RunTrainer, TrainConfig, check_loss
+from pyg_course.train.loop import RunTrainer, TrainConfig, check_loss, cpu_copy
 from pyg_course.utils.checks import check_int, check_real
 
 
@@ -230,10 +230,6 @@ class DeepWalkTrainer(RunTrainer):
                                   config.min_lr_ratio, config.passes)
         self.history: List[Dict[str, float]] = []
 
-    @property
-    def epoch(self) -> int:
-        return self.loop.done
-
     def state_dict(self) -> Dict[str, Any]:
         return {"model": self.model.state_dict(), "loop": self.loop.state_dict(),
                 "history": list(self.history), "rng": rng_state()}
@@ -247,7 +243,7 @@ class DeepWalkTrainer(RunTrainer):
     @property
     def best_state(self) -> Dict[str, Tensor]:
         """The trained module's weights (the embeddings among them), on the CPU."""
-        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        return cpu_copy(self.model)
 
     def fit(self, checkpoint=None, desc: str = "DeepWalk") -> Dict[str, Any]:
         """Train the remaining epochs (``checkpoint`` is called with :meth:`state_dict` after

@@ -2,10 +2,11 @@
 as mean ± std (OGB's protocol), a JSON of the results, a CSV of every epoch, a PNG of the
 curves, and one checkpoint file that resumes an interrupted experiment where it stopped.
 
-One runner, :func:`run_experiment`, serves every trainer with the interface of
+One runner, :func:`run_experiment`, serves every :class:`~pyg_course.train.RunTrainer`:
 :class:`~pyg_course.train.Trainer` (supervised, full-batch or mini-batch),
-:class:`~pyg_course.train.distributed.DistributedTrainer` and
-:class:`~pyg_course.train.unsupervised.UnsupervisedTrainer`."""
+:class:`~pyg_course.train.distributed.DistributedTrainer`,
+:class:`~pyg_course.train.unsupervised.UnsupervisedTrainer` and
+:class:`~pyg_course.train.deepwalk.DeepWalkTrainer`."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def run_experiment(
         raise ValueError(f"runs must be at least 1, got {runs}")
     settings = {**{k: v for k, v in config.to_dict().items() if k not in config.RESUME_FREE},
                 "seed": seed, "name": name}
-    flags = {k: v for k, v in (flags or {}).items() if k != "--runs"}
+    flags = dict(flags or {})
     kind = trainer_cls.kind
     record = {"kind": kind, "settings": settings, "flags": flags}
     state = None

@@ -159,6 +159,11 @@ def _accuracy(logits: Tensor, y: Tensor) -> float:
     return float((logits.argmax(-1) == y).float().mean()) if y.numel() else float("nan")
 
 
+def cpu_copy(module: torch.nn.Module) -> Dict[str, Tensor]:
+    """A detached copy of ``module``'s ``state_dict`` on the CPU (a run's saved weights)."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
 class RunTrainer:
     """The interface :func:`~pyg_course.train.run_experiment` drives: one run of one seed.
 
@@ -354,8 +359,7 @@ class Trainer(RunTrainer):
             metrics["val_acc"] == best["val_acc"] and metrics["val_loss"] < best["val_loss"])
         if better:
             self.best = {"epoch": self.epoch, **metrics}
-            self.best_state = {k: v.detach().cpu().clone()
-                               for k, v in self.model.state_dict().items()}
+            self.best_state = cpu_copy(self.model)
         improved = better or metrics["val_loss"] < self._min_val_loss
         self._min_val_loss = min(self._min_val_loss, metrics["val_loss"])
         self.bad_epochs = 0 if improved else self.bad_epochs + 1

@@ -47,6 +47,7 @@ from pyg_course.train.loop import (
     RunTrainer,
     TrainConfig,
     check_loss,
+    cpu_copy,
     neighbor_loader,
     neighbor_sampler,
     resolve_device,
@@ -225,7 +226,7 @@ class UnsupervisedTrainer(RunTrainer):
     @property
     def best_state(self) -> Dict[str, Tensor]:
         """The encoder's weights (those of the last epoch), on the CPU."""
-        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        return cpu_copy(self.model)
 
     @staticmethod
     def describe(result: Dict[str, Any]) -> str:
