@@ -74,6 +74,9 @@ BENCHMARKS = {b.name: b for b in [
               device_option=False),
     Benchmark("deepwalk_scale", "DeepWalk epoch on a random graph (1M nodes by default; no peer)",
               quick=("--nodes", "20000", "--edges", "200000", "--batch-size", "256")),
+    Benchmark("scale", "neighbour-sampled GraphSAGE at ogbn-products scale (sampling, epoch, "
+                       "inference, memory) vs PyG's pipeline",
+              quick=("--quick", "--no-progress")),
 ]}
 
 COLUMNS = ["benchmark", "case", "ours", "peer", "peer time", "ratio ours/peer",
@@ -100,6 +103,31 @@ def _proc_status_kb(key: str) -> int:
     raise KeyError(key)
 
 
+def rss_mb(key: str = "VmHWM"):
+    """``VmHWM`` (the resident-set high-water mark) or ``VmRSS`` of this process in MiB;
+    ``None`` off Linux."""
+    try:
+        return _proc_status_kb(key) / 1024
+    except (OSError, KeyError):
+        return None
+
+
+def reset_rss_high_water() -> bool:
+    """Hand free heap memory back and reset the resident-set high-water mark to the current
+    resident size (``/proc/self/clear_refs``); ``False`` where Linux refuses or is absent."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_memory_mb(fn, device="cpu"):
     """Extra peak memory in MiB of one call of ``fn()``: on CUDA, the peak of
     ``torch.cuda.max_memory_allocated`` above the memory allocated before the call; on the CPU,
@@ -116,21 +144,13 @@ def peak_memory_mb(fn, device="cpu"):
         fn()
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - base) / 2**20
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not reset_rss_high_water():
         return None
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset the high-water mark to the current resident size
-        base = _proc_status_kb("VmRSS")
-    except (OSError, KeyError):
+    base = rss_mb("VmRSS")
+    if base is None:
         return None
     fn()
-    return max(_proc_status_kb("VmHWM") - base, 0) / 1024
+    return max(rss_mb("VmHWM") - base, 0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from pyg_course.transforms import (
 #: Options of the shared training parser that the study has no use for: it trains two-layer
 #: models full-batch on graphs it builds itself, and writes tables, not checkpoints.
 OMIT = ("dataset", "no_normalize_features", "num_layers", "mode", "num_neighbors",
-        "batch_size", "num_workers", "resume", "no_progress")
+        "batch_size", "num_workers", "sampler", "resume", "no_progress")
 FIELDS = ["experiment", "dataset", "augmentation", "model", "runs", "test_acc", "test_acc_std",
           "num_features", "num_edges"]
 

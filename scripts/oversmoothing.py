@@ -63,6 +63,7 @@ OMIT = {"dataset": "--dataset (the sweep's datasets are --datasets)",
         "mode": "--mode (the sweep trains full-batch only)",
         "num_neighbors": "--num-neighbors (full-batch only)",
         "batch_size": "--batch-size (full-batch only)",
+        "sampler": "--sampler (full-batch only)",
         "num_workers": "--num-workers (full-batch only)"}
 #: Options that say where the sweep reads and writes, or which cells it runs, not what a cell
 #: is: everything else goes into a row's ``settings``, and ``--resume`` refuses files whose

@@ -47,7 +47,7 @@ PRESETS = {
 #: Options of the shared training parser that DeepWalk has no use for: it trains no GNN on
 #: node features.
 OMIT = ("no_normalize_features", "hidden", "num_layers", "dropout", "weight_decay", "patience",
-        "mode", "num_neighbors", "num_workers")
+        "mode", "num_neighbors", "num_workers", "sampler")
 
 
 def parser() -> argparse.ArgumentParser:

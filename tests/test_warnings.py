@@ -32,9 +32,10 @@ out = GCN(40, 8, 2, 3, cached=True, input_dropout=0.5)(data.x, ei)  # fused CSR 
 from pyg_course.datasets import csbm
 from pyg_course.train import TrainConfig, Trainer
 g = csbm(num_nodes=200, num_train_per_class=10, num_val=50, num_test=50, seed=0)
-config = TrainConfig(epochs=1, mode="minibatch", num_neighbors=[5, 5], batch_size=16,
-                     progress=False)
-Trainer(GraphSAGE(g.num_features, 8, 2, 2), g, config).fit()  # sampler, layer-wise inference
+for sampler in ("pyg_course", "pyg"):  # ours, and PyG's (its pyg-lib notice silenced)
+    config = TrainConfig(epochs=1, mode="minibatch", num_neighbors=[5, 5], batch_size=16,
+                         sampler=sampler, progress=False)
+    Trainer(GraphSAGE(g.num_features, 8, 2, 2), g, config).fit()  # layer-wise inference too
 print("ran")
 """
 

@@ -29,7 +29,7 @@ from pyg_course.datasets import load_dataset, num_classes
 from pyg_course.metrics import linear_probe
 from pyg_course.nn import SAGEConv, UnsupervisedSAGELoss
 from pyg_course.nn.models import GraphSAGE
-from pyg_course.sampling import UnigramNegativeSampler, WalkPositiveSampler
+from pyg_course.sampling import NeighborSampler, UnigramNegativeSampler, WalkPositiveSampler
 from pyg_course.train import TrainConfig, Trainer
 
 torch.manual_seed(0)
@@ -143,26 +143,48 @@ assert test_acc > 0.7
 # ------------------------------------------
 #
 # A two-layer model needs each seed node's 2-hop neighbourhood, which on a power-law graph can
-# be most of the graph. PyG's :class:`~torch_geometric.loader.NeighborLoader` samples at most
+# be most of the graph. PyG's :class:`~torch_geometric.loader.NeighborLoader` draws at most
 # ``num_neighbors[0]`` neighbours of each seed, then at most ``num_neighbors[1]`` neighbours of
-# each of those, and returns the induced subgraph as a ``Data`` object whose first
-# ``batch_size`` nodes are the seeds (``batch.n_id`` maps its nodes back to the full graph). A
-# batch of 4 seeds with ``[10, 5]`` has at most :math:`4 (1 + 10 + 50)` nodes, however large
-# the graph. The model runs on the subgraph unchanged, and only the seeds' rows are used for
-# the loss. With ``num_neighbors=[-1, -1]`` (keep every neighbour) the seeds' outputs equal the
-# full-graph outputs:
+# each node first reached at hop 1, and returns the subgraph of the drawn edges as a ``Data``
+# object whose first ``batch_size`` nodes are the seeds (``batch.n_id`` maps its nodes back to
+# the full graph). A batch of 4 seeds with ``[10, 5]`` has at most :math:`4 (1 + 10 + 50)`
+# nodes, however large the graph. The model runs on the subgraph unchanged, and only the seeds'
+# rows are used for the loss.
+#
+# The drawing itself is :class:`pyg_course.sampling.NeighborSampler`, which the loader takes as
+# ``neighbor_sampler=``. For all nodes of a hop at once, in torch on the graph's device, it
+# reads each node's in-neighbours from a CSC copy of the graph, keeps all of them when there are
+# at most :math:`k`, and otherwise draws a uniform :math:`k`-subset with Floyd's algorithm:
+# :math:`k` vectorised steps, the :math:`i`-th drawing :math:`t` uniform in
+# :math:`[0, d - k + i]` and taking :math:`d - k + i` instead when :math:`t` was already taken,
+# so a node of degree 10,000 costs what a node of degree 20 does. Its random numbers come from
+# its own seeded generator.
 
 loader = NeighborLoader(data, num_neighbors=[10, 5], batch_size=4, shuffle=False,
-                        input_nodes=data.train_mask)
+                        input_nodes=data.train_mask,
+                        neighbor_sampler=NeighborSampler(data, [10, 5], seed=0))
 batch = next(iter(loader))
 print(batch)
 # The first batch_size nodes are the seeds; the rest are their sampled 1- and 2-hop neighbours.
 assert torch.equal(batch.n_id[:batch.batch_size], data.train_mask.nonzero().view(-1)[:4])
 assert batch.num_nodes <= 4 * (1 + 10 + 10 * 5)
+print("nodes per hop:", batch.num_sampled_nodes, " edges per hop:", batch.num_sampled_edges)
+
+# %%
+# Nodes come seeds first, then hop by hop, and so do edges, so the per-hop counts say which
+# rows the last layers can skip: the second layer only needs the seeds, whose inputs come
+# from hop 1. Passing the counts (``num_sampled_nodes_per_hop``, PyG's models' trimming) makes
+# each layer compute only what the next one needs, with the same outputs for the seeds.
+with torch.no_grad():
+    untrimmed = model(batch.x, batch.edge_index)[:batch.batch_size]
+    trimmed = model(batch.x, batch.edge_index, num_sampled_nodes_per_hop=batch.num_sampled_nodes,
+                    num_sampled_edges_per_hop=batch.num_sampled_edges)[:batch.batch_size]
+assert torch.allclose(trimmed, untrimmed, atol=1e-5)
 
 # With every neighbour kept (num_neighbors=[-1, -1]) the seeds' outputs are exact.
 full = NeighborLoader(data, num_neighbors=[-1, -1], batch_size=4, shuffle=False,
-                      input_nodes=data.train_mask)
+                      input_nodes=data.train_mask,
+                      neighbor_sampler=NeighborSampler(data, [-1, -1]))
 batch = next(iter(full))
 with torch.no_grad():
     out_batch = model(batch.x, batch.edge_index)[:batch.batch_size]

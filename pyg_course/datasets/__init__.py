@@ -10,6 +10,7 @@ from pyg_course.datasets.loading import (
     load_dataset,
     num_classes,
 )
+from pyg_course.datasets.products import load_ogbn_products, synthetic_products
 
 __all__ = [
     "DATASETS",
@@ -19,5 +20,7 @@ __all__ = [
     "check_features",
     "csbm",
     "load_dataset",
+    "load_ogbn_products",
     "num_classes",
+    "synthetic_products",
 ]

@@ -1,4 +1,5 @@
-"""Pure-torch samplers: random walks (uniform and node2vec-biased) and negative samplers."""
+"""Pure-torch samplers: neighbour sampling for PyG's loaders, random walks (uniform and
+node2vec-biased) and negative samplers."""
 
 from pyg_course.sampling.negatives import (
     FarNegativeSampler,
@@ -6,8 +7,10 @@ from pyg_course.sampling.negatives import (
     far_negatives,
     unigram_negatives,
 )
+from pyg_course.sampling.neighbor import NeighborSampler, uniform_subsets
 from pyg_course.sampling.positives import WalkPositiveSampler, walk_positives
 from pyg_course.sampling.random_walk import CSRGraph, random_walk
 
-__all__ = ["CSRGraph", "FarNegativeSampler", "UnigramNegativeSampler", "WalkPositiveSampler",
-           "far_negatives", "random_walk", "unigram_negatives", "walk_positives"]
+__all__ = ["CSRGraph", "FarNegativeSampler", "NeighborSampler", "UnigramNegativeSampler",
+           "WalkPositiveSampler", "far_negatives", "random_walk", "uniform_subsets",
+           "unigram_negatives", "walk_positives"]

@@ -30,7 +30,7 @@ from pyg_course.train.argtypes import (
     probability,
 )
 from pyg_course.train.checkpoint import CheckpointError
-from pyg_course.train.loop import NonFiniteLossError, TrainConfig
+from pyg_course.train.loop import SAMPLERS, NonFiniteLossError, TrainConfig
 from pyg_course.train.unsupervised import CHOICES, UnsupervisedConfig
 
 #: Exceptions whose message tells the user what to change (they are raised with such messages
@@ -155,6 +155,10 @@ def training_parser(description: str, *, omit: Iterable[str] = (),
     add(g, "--batch-size", type=positive_int, default=512, help="seed nodes per mini-batch")
     add(g, "--num-workers", type=nonnegative_int, default=0,
         help="NeighborLoader worker processes")
+    add(g, "--sampler", choices=list(SAMPLERS), default=None,
+        none_means="pyg_course; pyg with --impl pyg",
+        help="minibatch neighbour sampler: ours (vectorised torch, on the GPU with --device "
+             "cuda) or PyG's (torch_sparse); --impl pyg runs PyG's whole pipeline")
     add(g, "--runs", type=positive_int, default=1, help="number of seeds")
     add(g, "--seed", type=nonnegative_int, default=0, help="seed of the first run")
     add(g, "--device", type=device, default="auto", help="cpu, cuda, cuda:N or auto")
@@ -222,6 +226,14 @@ def check_node_classification(data: Data, name: str) -> None:
                          f"scripts/train_deepwalk.py for it")
 
 
+def sampler_of(args: argparse.Namespace) -> str:
+    """The mini-batch sampler of a command: ``--sampler``, by default ours, and PyG's for
+    ``--impl pyg`` (PyG's model with PyG's sampler: its pipeline as a user gets it)."""
+    if args.sampler is not None:
+        return args.sampler
+    return "pyg" if getattr(args, "impl", "ours") == "pyg" else "pyg_course"
+
+
 def config_from_args(args: argparse.Namespace, cls: type = TrainConfig) -> TrainConfig:
     """The typed settings of a run from the parsed options: a :class:`TrainConfig`, or ``cls``
     (a subclass such as :class:`~pyg_course.train.unsupervised.UnsupervisedConfig`), which also
@@ -231,8 +243,8 @@ def config_from_args(args: argparse.Namespace, cls: type = TrainConfig) -> Train
     return cls(
         epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, patience=args.patience,
         mode=args.mode, num_neighbors=args.num_neighbors, batch_size=args.batch_size,
-        num_workers=args.num_workers, device=args.device, progress=not args.no_progress,
-        **extra)
+        num_workers=args.num_workers, sampler=sampler_of(args), device=args.device,
+        progress=not args.no_progress, **extra)
 
 
 def run_flags(args: argparse.Namespace, free: Iterable[str] = ()) -> Dict[str, Any]:

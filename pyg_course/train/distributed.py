@@ -35,7 +35,13 @@ from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from pyg_course.train.checkpoint import rng_state, set_rng_state
-from pyg_course.train.loop import TrainConfig, Trainer, neighbor_loader
+from pyg_course.train.loop import (
+    TrainConfig,
+    Trainer,
+    neighbor_loader,
+    sampler_state,
+    set_sampler_state,
+)
 
 
 def is_distributed() -> bool:
@@ -153,7 +159,8 @@ class DistributedTrainer(Trainer):
             range(train_idx.numel()), num_replicas=self.world_size, rank=self.rank,
             shuffle=True, seed=self.shard_seed, drop_last=True)
         return neighbor_loader(
-            self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
+            self.loader_data, cfg.num_neighbors, cfg.sampler,
+            seed=self.shard_seed + 1_000_003 * self.rank, batch_size=cfg.batch_size,
             input_nodes=train_idx, sampler=self.train_sampler, num_workers=cfg.num_workers)
 
     def shard(self, epoch: int) -> Tensor:
@@ -183,8 +190,10 @@ class DistributedTrainer(Trainer):
         """Collective: every rank must call it (rank 0's copy holds every rank's RNG)."""
         state = super().state_dict()
         states = [None] * self.world_size
-        dist.all_gather_object(states, rng_state())
-        state["rng_per_rank"] = states
+        sampler = getattr(self.train_loader, "node_sampler", None)
+        dist.all_gather_object(states, (rng_state(), sampler_state(sampler)))
+        state["rng_per_rank"] = [rng for rng, _ in states]
+        state["sampler_rng_per_rank"] = [sampler for _, sampler in states]
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -192,6 +201,9 @@ class DistributedTrainer(Trainer):
         per_rank = state.get("rng_per_rank")
         if per_rank is not None and len(per_rank) == self.world_size:
             set_rng_state(per_rank[self.rank])
+            samplers = state.get("sampler_rng_per_rank") or [None] * self.world_size
+            set_sampler_state(getattr(self.train_loader, "node_sampler", None),
+                              samplers[self.rank])
         else:
             warnings.warn(f"resuming a checkpoint written by {len(per_rank or [None])} "
                           f"process(es) with {self.world_size}: training continues, but the "

@@ -5,6 +5,7 @@ stopping, tqdm progress, and an atomic checkpoint every epoch that ``--resume`` 
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import time
 import warnings
@@ -16,11 +17,16 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.loader import NeighborLoader
-from torch_geometric.sampler import NeighborSampler
+from torch_geometric.nn import GCNConv as PyGGCNConv
+from torch_geometric.nn.models.basic_gnn import BasicGNN
+from torch_geometric.sampler import BaseSampler
+from torch_geometric.sampler import NeighborSampler as PyGNeighborSampler
 from torch_geometric.utils import is_torch_sparse_tensor
 from tqdm.auto import tqdm
 
 from pyg_course.datasets import check_features
+from pyg_course.nn.conv import GCNConv
+from pyg_course.sampling import NeighborSampler
 from pyg_course.train.checkpoint import pack, rng_state, set_rng_state, unpack
 from pyg_course.utils.sparse import index_rows, to_csr
 
@@ -40,26 +46,76 @@ def check_loss(loss: float, epoch: int, lr: float) -> None:
 
 
 
+#: The neighbour samplers a mini-batch run can use: ours (:class:`~pyg_course.sampling.
+#: NeighborSampler`, vectorised torch on the graph's device, seeded by its own generator) and
+#: PyG's own (``torch_sparse``'s, on the CPU, drawing from torch's global generator).
+SAMPLERS = ("pyg_course", "pyg")
+
 #: The notice PyG gives whenever it builds a ``NeighborSampler`` without ``pyg-lib``. pyg-lib
 #: publishes no wheels on PyPI, so the ``torch_sparse`` sampler is the one a pip installation
-#: has, and the notice leaves a user nothing to act on; it is silenced around the two calls
+#: has, and the notice leaves a user nothing to act on; it is silenced around the one call
 #: below only, every other warning is left as it is.
 _NO_PYG_LIB = "Using 'NeighborSampler' without a 'pyg-lib' installation is deprecated"
 
 
-def neighbor_loader(data: Data, **kwargs) -> NeighborLoader:
-    """``torch_geometric.loader.NeighborLoader(data, **kwargs)``, without PyG's pyg-lib notice."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_NO_PYG_LIB, category=UserWarning)
-        return NeighborLoader(data, **kwargs)
+def make_sampler(data: Data, num_neighbors: Sequence[int], kind: str = "pyg_course",
+                 share_memory: bool = False, seed: Optional[int] = None) -> BaseSampler:
+    """The neighbour sampler of ``kind`` (one of :data:`SAMPLERS`) over ``data``, for
+    ``NeighborLoader(..., neighbor_sampler=...)``. Ours is seeded with ``seed``, by default
+    from torch's global generator when built; PyG's draws from that generator at every batch
+    (``seed`` is not used)."""
+    if kind == "pyg":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_NO_PYG_LIB, category=UserWarning)
+            return PyGNeighborSampler(data, num_neighbors=list(num_neighbors),
+                                      share_memory=share_memory)
+    if kind != "pyg_course":
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {kind!r}")
+    return NeighborSampler(data, list(num_neighbors), seed=seed)
 
 
-def neighbor_sampler(data: Data, **kwargs) -> NeighborSampler:
-    """``torch_geometric.sampler.NeighborSampler(data, **kwargs)``, without PyG's pyg-lib
-    notice."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_NO_PYG_LIB, category=UserWarning)
-        return NeighborSampler(data, **kwargs)
+def neighbor_loader(data: Data, num_neighbors: Sequence[int], kind: str = "pyg_course",
+                    seed: Optional[int] = None, **kwargs) -> NeighborLoader:
+    """``torch_geometric.loader.NeighborLoader(data, num_neighbors, **kwargs)`` drawing its
+    subgraphs with :func:`make_sampler`'s sampler of ``kind`` (and ``seed``)."""
+    node_sampler = make_sampler(data, num_neighbors, kind,
+                                share_memory=kwargs.get("num_workers", 0) > 0, seed=seed)
+    return NeighborLoader(data, num_neighbors=list(num_neighbors), neighbor_sampler=node_sampler,
+                          **kwargs)
+
+
+def sampling_data(data: Data, config: TrainConfig, device: torch.device) -> Data:
+    """The graph the mini-batch loaders sample from: ``data`` itself, or for our sampler on a
+    GPU without worker processes (which cannot use CUDA) a copy moved there once, so that
+    batches are drawn and gathered on the GPU."""
+    if config.sampler == "pyg_course" and device.type == "cuda" and config.num_workers == 0:
+        return data.to(device)
+    return data
+
+
+def trims_exactly(model: torch.nn.Module) -> bool:
+    """Whether ``model`` takes ``num_sampled_nodes_per_hop`` / ``num_sampled_edges_per_hop``
+    (its ``forward`` names them, or it is one of PyG's ``BasicGNN`` models, as ours are, whose
+    ``forward`` passes ``**kwargs`` on) and gives the seeds the same outputs with them. Not a
+    model with a GCN-normalised convolution: an edge's weight there depends on its source's
+    degree, and trimming a layer's input drops edges into the sources."""
+    params = inspect.signature(model.forward).parameters
+    takes = "num_sampled_nodes_per_hop" in params or (
+        isinstance(model, BasicGNN) and any(p.kind == p.VAR_KEYWORD for p in params.values()))
+    return takes and not any(isinstance(m, (GCNConv, PyGGCNConv)) and m.normalize
+                             for m in model.modules())
+
+
+def sampler_state(sampler: Any) -> Optional[Tensor]:
+    """The generator state of our ``sampler`` (a loader's ``node_sampler``); ``None`` for
+    PyG's, whose draws come from torch's global generator, which checkpoints save anyway."""
+    return sampler.get_state() if isinstance(sampler, NeighborSampler) else None
+
+
+def set_sampler_state(sampler: Any, state: Optional[Tensor]) -> None:
+    """Restore :func:`sampler_state`'s state (nothing for ``None``)."""
+    if state is not None:
+        sampler.set_state(state)
 
 
 @dataclass
@@ -76,6 +132,8 @@ class TrainConfig:
         batch_size: seed nodes per mini-batch.
         eval_batch_size: nodes per batch of layer-wise inference (models with ``inference``).
         num_workers: ``NeighborLoader`` worker processes.
+        sampler: the mini-batch neighbour sampler, one of :data:`SAMPLERS`: ``"pyg_course"``
+            (ours; on CUDA it samples on the GPU when ``num_workers`` is 0) or ``"pyg"``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"`` (CUDA when available).
         progress: show a tqdm bar.
         checkpoint_every: write the checkpoint every this many epochs (when a path is given).
@@ -97,6 +155,7 @@ class TrainConfig:
     batch_size: int = 512
     eval_batch_size: int = 4096
     num_workers: int = 0
+    sampler: str = "pyg_course"
     device: str = "auto"
     progress: bool = True
     checkpoint_every: int = 1
@@ -111,6 +170,9 @@ class TrainConfig:
             raise ValueError(f"patience must be at least 1 (or None: off), got {self.patience}")
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be at least 0, got {self.num_workers}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got "
+                             f"{self.sampler!r}")
         self.num_neighbors = [int(n) for n in self.num_neighbors]
         if any(n != -1 and n < 1 for n in self.num_neighbors):
             raise ValueError(f"num_neighbors must be -1 (all) or at least 1 per layer, got "
@@ -235,6 +297,13 @@ class Trainer(RunTrainer):
             self.loader_data = copy.copy(self.data)
             self.loader_data.num_nodes = self.data.num_nodes
             del self.loader_data.x
+        if config.mode == "minibatch":
+            self.loader_data = sampling_data(self.loader_data, config, self.device)
+        # Trimming (each layer computes only the nodes the next one needs) takes the per-hop
+        # counts that our sampler gives, for models with as many layers as sampled hops.
+        self.trim = (config.mode == "minibatch"
+                     and getattr(model, "num_layers", None) == len(config.num_neighbors)
+                     and trims_exactly(model))
         self.epoch = 0
         self.history: List[Dict[str, float]] = []
         self.best: Dict[str, float] = {"val_acc": -1.0, "val_loss": math.inf, "epoch": -1}
@@ -245,6 +314,7 @@ class Trainer(RunTrainer):
         # The module the training step calls: the model itself, or a wrapper of it (e.g.
         # DistributedDataParallel) that shares its parameters.
         self.train_module: torch.nn.Module = self.model
+        self.train_loader: Optional[NeighborLoader] = None
         if config.mode == "full":
             self.data_device = self.data.to(self.device)
         else:
@@ -252,22 +322,24 @@ class Trainer(RunTrainer):
             self.data_device = None
             if hasattr(model, "inference"):
                 self.eval_loader = neighbor_loader(
-                    self.loader_data, num_neighbors=[-1], batch_size=config.eval_batch_size,
+                    self.loader_data, [-1], config.sampler, batch_size=config.eval_batch_size,
                     shuffle=False, num_workers=config.num_workers)
 
     def _make_train_loader(self):
         """The mini-batch loader over the training nodes.
 
-        Its randomness (the shuffle, each worker's seed, and the neighbour sampling of
-        ``torch_sparse``, which draws from torch's global generator) all comes from torch's
-        global RNG, which the checkpoint saves; workers are not persistent, so that every
-        epoch's workers are seeded afresh from that RNG and a resumed run samples exactly
+        Its randomness is the shuffle and each epoch's worker seeds (from torch's global RNG)
+        and the sampler's draws: our sampler's own generator, seeded from the global RNG when
+        built and re-seeded in each worker from the worker's seed, or, for PyG's sampler,
+        torch's global RNG itself. The checkpoint saves both generators; workers are not
+        persistent, so every epoch's workers are seeded afresh and a resumed run samples exactly
         the mini-batches of an uninterrupted one.
         """
         cfg = self.config
         return neighbor_loader(
-            self.loader_data, num_neighbors=cfg.num_neighbors, batch_size=cfg.batch_size,
-            input_nodes=self.data.train_mask, shuffle=True, num_workers=cfg.num_workers)
+            self.loader_data, cfg.num_neighbors, cfg.sampler, batch_size=cfg.batch_size,
+            input_nodes=self.data.train_mask.to(self.loader_data.edge_index.device),
+            shuffle=True, num_workers=cfg.num_workers)
 
     # ------------------------------------------------------------------ steps
     def train_epoch(self) -> float:
@@ -287,7 +359,11 @@ class Trainer(RunTrainer):
             x = self.batch_features(batch).to(self.device)
             batch = batch.to(self.device)
             self.optimizer.zero_grad()
-            out = self.train_module(x, batch.edge_index)[: batch.batch_size]
+            trim = {}
+            if self.trim and getattr(batch, "num_sampled_nodes", None) is not None:
+                trim = dict(num_sampled_nodes_per_hop=batch.num_sampled_nodes,
+                            num_sampled_edges_per_hop=batch.num_sampled_edges)
+            out = self.train_module(x, batch.edge_index, **trim)[: batch.batch_size]
             loss = self.loss_fn(out, batch.y[: batch.batch_size])
             loss.backward()
             self.optimizer.step()
@@ -297,7 +373,9 @@ class Trainer(RunTrainer):
 
     def batch_features(self, batch: Data) -> Tensor:
         """A mini-batch's node features: ``batch.x``, or the rows of the sparse features."""
-        return batch.x if self.features is None else index_rows(self.features, batch.n_id)
+        if self.features is None:
+            return batch.x
+        return index_rows(self.features, batch.n_id.to(self.features.device))
 
     def _full_batch_train_nodes(self) -> Tensor:
         """The nodes whose loss a full-batch step averages (all training nodes here; one
@@ -338,6 +416,7 @@ class Trainer(RunTrainer):
             "bad_epochs": self.bad_epochs,
             "min_val_loss": self._min_val_loss,
             "rng": rng_state(),
+            "sampler_rng": sampler_state(getattr(self.train_loader, "node_sampler", None)),
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -350,6 +429,8 @@ class Trainer(RunTrainer):
         self.bad_epochs = state["bad_epochs"]
         self._min_val_loss = state["min_val_loss"]
         set_rng_state(state["rng"])
+        set_sampler_state(getattr(self.train_loader, "node_sampler", None),
+                          state.get("sampler_rng"))
 
     # ------------------------------------------------------------------ loop
     def _record(self, metrics: Dict[str, float]) -> bool:

@@ -48,9 +48,12 @@ from pyg_course.train.loop import (
     TrainConfig,
     check_loss,
     cpu_copy,
+    make_sampler,
     neighbor_loader,
-    neighbor_sampler,
     resolve_device,
+    sampler_state,
+    sampling_data,
+    set_sampler_state,
 )
 
 #: The allowed values of :class:`UnsupervisedConfig`'s categorical settings.
@@ -156,8 +159,10 @@ class UnsupervisedTrainer(RunTrainer):
         else:
             self.negatives = UnigramNegativeSampler(edge_index, n, candidates=cand)
         # Built once: the CSC conversion of the graph is reused by every step's loader.
-        self.neighbor_sampler = neighbor_sampler(data, num_neighbors=list(config.num_neighbors))
-        self.eval_loader = neighbor_loader(data, num_neighbors=[-1],
+        self.loader_data = sampling_data(data, config, self.device)
+        self.neighbor_sampler = make_sampler(self.loader_data, config.num_neighbors,
+                                            config.sampler)
+        self.eval_loader = neighbor_loader(self.loader_data, [-1], config.sampler,
                                            batch_size=config.eval_batch_size, shuffle=False,
                                            num_workers=config.num_workers)
         self.epoch = 0
@@ -172,8 +177,9 @@ class UnsupervisedTrainer(RunTrainer):
         neg = self.negatives.sample(anchors, a.num_negatives)
         union, inv = torch.unique(torch.cat([anchors, pos.view(-1), neg.view(-1)]),
                                   return_inverse=True)
-        loader = NeighborLoader(self.data, num_neighbors=list(a.num_neighbors),
-                                input_nodes=union.cpu(), batch_size=union.numel(),
+        loader = NeighborLoader(self.loader_data, num_neighbors=list(a.num_neighbors),
+                                input_nodes=union.to(self.loader_data.edge_index.device),
+                                batch_size=union.numel(),
                                 shuffle=False, neighbor_sampler=self.neighbor_sampler)
         batch = next(iter(loader)).to(self.device)
         self.model.train()
@@ -210,7 +216,8 @@ class UnsupervisedTrainer(RunTrainer):
     def state_dict(self) -> Dict[str, Any]:
         return {"epoch": self.epoch, "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "history": pack(self.history),
-                "rng": rng_state(), "num_fallback": getattr(self.negatives, "num_fallback", 0),
+                "rng": rng_state(), "sampler_rng": sampler_state(self.neighbor_sampler),
+                "num_fallback": getattr(self.negatives, "num_fallback", 0),
                 "num_anchors": getattr(self.negatives, "num_anchors", 0)}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -222,6 +229,7 @@ class UnsupervisedTrainer(RunTrainer):
             self.negatives.num_fallback = state["num_fallback"]
             self.negatives.num_anchors = state["num_anchors"]
         set_rng_state(state["rng"])
+        set_sampler_state(self.neighbor_sampler, state.get("sampler_rng"))
 
     @property
     def best_state(self) -> Dict[str, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Dict, NamedTuple
 
 import torch
@@ -35,3 +36,19 @@ TOY_GRAPHS: Dict[str, ToyGraph] = {
 
 def toy_graph(name: str) -> ToyGraph:
     return TOY_GRAPHS[name]
+
+
+def bfs_dist(edge_index, num_nodes, src):
+    """Shortest-path hop counts from ``src``, edge direction ignored; unreachable: absent."""
+    adj = [set() for _ in range(num_nodes)]
+    for a, b in edge_index.t().tolist():
+        adj[a].add(b)
+        adj[b].add(a)
+    dist, queue = {src: 0}, deque([src])
+    while queue:
+        u = queue.popleft()
+        for v in adj[u]:
+            if v not in dist:
+                dist[v] = dist[u] + 1
+                queue.append(v)
+    return dist

@@ -1,7 +1,5 @@
 """Far-node and unigram negatives: every far negative checked against a plain BFS."""
 
-from collections import deque
-
 import pytest
 import torch
 
@@ -11,23 +9,7 @@ from pyg_course.sampling import (
     far_negatives,
     unigram_negatives,
 )
-from tests.helpers.graphs import TOY_GRAPHS
-
-
-def bfs_dist(edge_index, num_nodes, src):
-    """Shortest-path hop counts from ``src``, edge direction ignored; unreachable: absent."""
-    adj = [set() for _ in range(num_nodes)]
-    for a, b in edge_index.t().tolist():
-        adj[a].add(b)
-        adj[b].add(a)
-    dist, queue = {src: 0}, deque([src])
-    while queue:
-        u = queue.popleft()
-        for v in adj[u]:
-            if v not in dist:
-                dist[v] = dist[u] + 1
-                queue.append(v)
-    return dist
+from tests.helpers.graphs import TOY_GRAPHS, bfs_dist
 
 
 def random_graph(seed, num_nodes, num_edges, blocks=1):

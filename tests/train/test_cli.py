@@ -121,3 +121,17 @@ def test_run_main_prints_user_errors_and_keeps_tracebacks_of_bugs(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.run_main(lambda argv: None)
     assert exit_.value.code == 0
+
+
+def test_the_sampler_is_ours_by_default_and_pygs_for_pygs_pipeline():
+    p = cli.training_parser("test")
+    p.add_argument("--impl", choices=["ours", "pyg"], default="ours")
+    assert cli.config_from_args(p.parse_args([])).sampler == "pyg_course"
+    assert cli.config_from_args(p.parse_args(["--impl", "pyg"])).sampler == "pyg"
+    assert cli.config_from_args(p.parse_args(["--sampler", "pyg"])).sampler == "pyg"
+    assert cli.config_from_args(
+        p.parse_args(["--impl", "pyg", "--sampler", "pyg_course"])).sampler == "pyg_course"
+    no_impl = cli.training_parser("test")
+    assert cli.config_from_args(no_impl.parse_args([])).sampler == "pyg_course"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--sampler", "dgl"])

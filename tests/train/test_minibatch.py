@@ -90,9 +90,16 @@ def test_sparse_minibatch_training_equals_dense(cora, aggr):
     dense_model.supports_sparse_features = False  # the Trainer keeps the features dense
     config = TrainConfig(epochs=1, mode="minibatch", num_neighbors=[10, 5], batch_size=64,
                          eval_batch_size=1000, device="cpu", progress=False)
-    sparse, dense = Trainer(sparse_model, cora, config), Trainer(dense_model, cora, config)
+    trainers = []
+    for model in (sparse_model, dense_model):
+        torch.manual_seed(2)  # the sampler's seed
+        trainers.append(Trainer(model, cora, config))
+    sparse, dense = trainers
     assert sparse.features is not None and dense.features is None
+    sampler = sparse.train_loader.node_sampler
+    state = sampler.get_state()
     batch = next(iter(sparse.train_loader))
+    sampler.set_state(state)
     assert "x" not in batch
     torch.testing.assert_close(sparse.batch_features(batch).to_dense(), cora.x[batch.n_id])
     initial = sparse_model.convs[0].lin_l.weight.detach().clone()
@@ -103,3 +110,25 @@ def test_sparse_minibatch_training_equals_dense(cora, aggr):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
     assert not torch.allclose(sparse_model.convs[0].lin_l.weight, initial, atol=1e-4)  # it trained
     torch.testing.assert_close(sparse.predict(), dense.predict(), atol=1e-5, rtol=1e-4)
+
+
+def test_trimming_only_where_it_is_exact(cora):
+    """GraphSAGE and GAT trim each layer's input by the sampler's per-hop counts (the seeds'
+    outputs are unchanged); a GCN does not: its edge weights depend on the sources' degrees,
+    which trimming changes."""
+    from torch_geometric.nn.models import GCN as PyGGCN
+
+    from pyg_course.nn.models import GAT, GCN
+
+    config = TrainConfig(epochs=1, mode="minibatch", num_neighbors=[5, 5], batch_size=64,
+                         device="cpu", progress=False)
+    f = cora.num_features
+    models = {"sage": GraphSAGE(f, 8, 2, 7), "gat": GAT(f, 8, 2, 7, heads=2),
+              "gcn": GCN(f, 8, 2, 7), "pyg-gcn": PyGGCN(f, 8, 2, 7),
+              "sage-3-layers": GraphSAGE(f, 8, 3, 7)}
+    trims = {name: Trainer(m, cora, config).trim for name, m in models.items()}
+    assert trims == {"sage": True, "gat": True, "gcn": False, "pyg-gcn": False,
+                     "sage-3-layers": False}
+    pyg_sampler = TrainConfig(**{**config.to_dict(), "sampler": "pyg"})
+    batch = next(iter(Trainer(GraphSAGE(f, 8, 2, 7), cora, pyg_sampler).train_loader))
+    assert getattr(batch, "num_sampled_nodes", None) is None  # PyG's: nothing to trim with

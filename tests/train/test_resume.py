@@ -1,7 +1,8 @@
 """Kill a mini-batch GraphSAGE run in the middle of an epoch, resume it from its checkpoint, and
 get exactly the numbers and parameters of an uninterrupted run with the same seed: the
-checkpoint restores the optimizer and every RNG that the shuffle, the neighbour sampler
-(torch_sparse draws from torch's global generator), dropout and the LSTM order use."""
+checkpoint restores the optimizer and every RNG that the shuffle, the neighbour sampler (our
+sampler's own generator, or torch's global one that PyG's torch_sparse sampler draws from),
+dropout and the LSTM order use."""
 
 import os
 import signal
@@ -26,20 +27,20 @@ def _data():
                 num_val=100, num_test=200, seed=3)
 
 
-def _config(num_workers=0):
+def _config(num_workers=0, sampler="pyg_course"):
     return TrainConfig(epochs=4, mode="minibatch", num_neighbors=[5, 3], batch_size=30,
-                       eval_batch_size=128, num_workers=num_workers, progress=False,
-                       device="cpu")
+                       eval_batch_size=128, num_workers=num_workers, sampler=sampler,
+                       progress=False, device="cpu")
 
 
 def _strip(history):
     return [[{k: v for k, v in h.items() if k != "time"} for h in run] for run in history]
 
 
-def _kill_mid_epoch(tmp_path, aggr, num_workers):
+def _kill_mid_epoch(tmp_path, aggr, num_workers, sampler="pyg_course"):
     """An uninterrupted 2-seed experiment, and the same one killed in batch 2 of epoch 3 of
     the second run."""
-    data, cfg = _data(), _config(num_workers)
+    data, cfg = _data(), _config(num_workers, sampler)
     kw = dict(aggr=aggr, dropout=0.5, aggr_channels=8 if aggr == "lstm" else None)
     clean = run_experiment(lambda: GraphSAGE(8, 16, 2, 3, **kw), data, cfg, runs=2, seed=7,
                            out=tmp_path / "clean")
@@ -63,9 +64,11 @@ def _kill_mid_epoch(tmp_path, aggr, num_workers):
     return clean, resume
 
 
-@pytest.mark.parametrize("aggr,num_workers", [("mean", 0), ("lstm", 1)])
-def test_exception_mid_epoch_then_resume_is_exact(tmp_path, aggr, num_workers):
-    clean, resume = _kill_mid_epoch(tmp_path, aggr, num_workers)
+@pytest.mark.parametrize("aggr,num_workers,sampler", [("mean", 0, "pyg_course"),
+                                                      ("lstm", 1, "pyg_course"),
+                                                      ("mean", 0, "pyg")])
+def test_exception_mid_epoch_then_resume_is_exact(tmp_path, aggr, num_workers, sampler):
+    clean, resume = _kill_mid_epoch(tmp_path, aggr, num_workers, sampler)
     resumed = resume()
     assert resumed["runs"] == clean["runs"]
     assert _strip(resumed["history"]) == _strip(clean["history"])
@@ -74,13 +77,19 @@ def test_exception_mid_epoch_then_resume_is_exact(tmp_path, aggr, num_workers):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_without_the_rng_state_differs(tmp_path):
-    """The exactness above is not vacuous: replace the saved RNG state and the continued
-    run samples other mini-batches and dropout masks."""
+@pytest.mark.parametrize("state", ["torch", "sampler"])
+def test_resume_without_the_rng_state_differs(tmp_path, state):
+    """The exactness above is not vacuous: replace the saved state of torch's generator or of
+    the sampler's own, and the continued run samples other mini-batches or dropout masks."""
     clean, resume = _kill_mid_epoch(tmp_path, "mean", 0)
     path = tmp_path / "killed" / "checkpoint.pt"
     ckpt = load_checkpoint(path)
-    ckpt["trainer"]["rng"]["torch"] = torch.Generator().manual_seed(999).get_state()
+    other = torch.Generator().manual_seed(999).get_state()
+    if state == "torch":
+        ckpt["trainer"]["rng"]["torch"] = other
+    else:
+        assert ckpt["trainer"]["sampler_rng"] is not None
+        ckpt["trainer"]["sampler_rng"] = other
     save_atomic(ckpt, path)
     resumed = resume()
     assert _strip(resumed["history"])[0] == _strip(clean["history"])[0]  # first run kept
