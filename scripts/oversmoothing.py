@@ -266,12 +266,16 @@ def plot(rows, path):
     for axrow, name in zip(axes, names):
         mine = [r for r in rows if r["dataset"] == name]
         for ax, (key, label, log) in zip(axrow, MEASURES):
-            for remedy in dict.fromkeys(r["remedy"] for r in mine):
+            # One colour per remedy in every panel and dataset, remedies in a fixed order.
+            present = {r["remedy"] for r in mine}
+            for i, remedy in enumerate(REMEDIES):
+                if remedy not in present:
+                    continue
                 pts = sorted((int(r["depth"]), float(r[key]), float(r["test_acc_std"]))
                              for r in mine if r["remedy"] == remedy)
                 depth = [p[0] for p in pts]
                 value = [p[1] for p in pts]
-                line, = ax.plot(depth, value, "o-", label=remedy, ms=3)
+                line, = ax.plot(depth, value, "o-", label=remedy, ms=3, color=f"C{i}")
                 if key == "test_acc":
                     ax.fill_between(depth, [v - p[2] for v, p in zip(value, pts)],
                                     [v + p[2] for v, p in zip(value, pts)],

@@ -179,3 +179,28 @@ def test_jobs_give_the_numbers_of_one_process(tmp_path):
                     csv.DictReader(f)}
 
     assert cells("1") == cells("2") and len(cells("1")) == 2
+
+
+def test_plot_gives_each_remedy_one_colour_in_every_panel(tmp_path, monkeypatch):
+    """A remedy keeps its colour across measures and datasets, whichever remedies a dataset
+    has and in whatever order its rows come."""
+    import matplotlib.figure
+
+    def row(dataset, remedy, depth, acc):
+        return {"dataset": dataset, "remedy": remedy, "depth": depth, "test_acc": acc,
+                "test_acc_std": 1.0, "mad": 0.5, "dirichlet_normalized": 10.0, "mad_gap": 0.1}
+
+    rows = [row("Cora", "plain", 2, 80), row("Cora", "plain", 4, 70), row("Cora", "jk", 2, 81),
+            row("CiteSeer", "jk", 2, 70), row("CiteSeer", "dropedge", 2, 69),
+            row("CiteSeer", "plain", 2, 71)]
+    saved = {}
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: saved.setdefault("fig", fig))
+    _load().plot(rows, tmp_path / "plot.png")
+    colours = {}
+    for ax in saved["fig"].axes:
+        for line in ax.get_lines():
+            colours.setdefault(line.get_label(), set()).add(line.get_color())
+    assert set(colours) == {"plain", "jk", "dropedge"}
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert len({c for cs in colours.values() for c in cs}) == 3
