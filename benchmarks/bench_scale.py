@@ -70,7 +70,6 @@ from tqdm.auto import tqdm
 
 from pyg_course.datasets import load_ogbn_products, synthetic_products
 from pyg_course.nn.models import GraphSAGE
-from pyg_course.sampling import NeighborSampler
 from pyg_course.train import resolve_device
 from pyg_course.train.loop import neighbor_loader
 
@@ -127,22 +126,19 @@ def build_graph(args, num_nodes):
     return synthetic_products(num_nodes, avg_degree=args.avg_degree, seed=args.seed)
 
 
+#: The sampler of each pipeline, as :func:`pyg_course.train.loop.make_sampler` names it.
+SAMPLER = {"ours": "pyg_course", "pyg": "pyg"}
+
+
 def train_loader(pipeline: str, data, args) -> NeighborLoader:
-    kwargs = dict(num_neighbors=args.num_neighbors, batch_size=args.batch_size,
-                  input_nodes=data.train_mask, shuffle=True,
-                  generator=torch.Generator().manual_seed(args.seed))
-    if pipeline == "ours":
-        sampler = NeighborSampler(data, num_neighbors=args.num_neighbors, seed=args.seed)
-        return NeighborLoader(data, neighbor_sampler=sampler, **kwargs)
-    return neighbor_loader(data, kind="pyg", **kwargs)
+    return neighbor_loader(data, args.num_neighbors, SAMPLER[pipeline], seed=args.seed,
+                           batch_size=args.batch_size, input_nodes=data.train_mask,
+                           shuffle=True, generator=torch.Generator().manual_seed(args.seed))
 
 
 def inference_loader(pipeline: str, data, args) -> NeighborLoader:
-    kwargs = dict(num_neighbors=[-1], batch_size=args.eval_batch_size, shuffle=False)
-    if pipeline == "ours":
-        return NeighborLoader(data, neighbor_sampler=NeighborSampler(data, num_neighbors=[-1]),
-                              **kwargs)
-    return neighbor_loader(data, kind="pyg", **kwargs)
+    return neighbor_loader(data, [-1], SAMPLER[pipeline], batch_size=args.eval_batch_size,
+                           shuffle=False)
 
 
 def make_model(pipeline: str, data, args) -> torch.nn.Module:
