@@ -99,3 +99,13 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     assert proc.returncode != 0 and "invalid choice: 'nope'" in proc.stderr
     proc = run("--args", "gcn", out=tmp_path)
     assert proc.returncode != 0 and "--args expects NAME='ARGS'" in proc.stderr
+
+
+def test_products_scale_defaults_stay_bounded(run_all):
+    # Without --quick every benchmark keeps its own defaults, except the products-scale one,
+    # whose default (whole epochs up to 2.45M nodes) would run for hours on a CPU.
+    scale = run_all.BENCHMARKS["scale"]
+    argv = run_all.bench_argv(scale, quick=False, device="cpu", extra=[])
+    assert argv[argv.index("--max-batches") + 1] == "20"
+    assert run_all.bench_argv(scale, quick=True, device="cpu", extra=[])[0] == "--quick"
+    assert run_all.bench_argv(run_all.BENCHMARKS["gcn"], False, "cpu", []) == ["--device", "cpu"]

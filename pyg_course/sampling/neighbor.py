@@ -36,6 +36,7 @@ two workers or two epochs never share a random stream.
 
 from __future__ import annotations
 
+import copy
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -113,13 +114,7 @@ class NeighborSampler(BaseSampler):
         if disjoint:
             raise ValueError(f"{where}: disjoint=True is not supported (one shared subgraph per "
                              f"batch, disjoint=False, is PyG's default)")
-        if isinstance(num_neighbors, int) or not all(
-                isinstance(k, int) and (k == -1 or k >= 0) for k in num_neighbors):
-            raise ValueError(f"{where}: num_neighbors must be a list of ints, each -1 (all) or "
-                             f"at least 0, got {num_neighbors!r}")
-        self.fanout: List[int] = list(num_neighbors)
-        #: As PyG's sampler: a ``NumNeighbors`` (``.values`` is the list).
-        self.num_neighbors = NumNeighbors(list(num_neighbors))
+        self._set_fanout(num_neighbors)
         self.is_hetero = self.is_temporal = False
         self.subgraph_type = SubgraphType(subgraph_type)
         self.replace = bool(replace)
@@ -140,14 +135,37 @@ class NeighborSampler(BaseSampler):
         self.colptr = colptr
         self.row = _compact(row, self.num_nodes)
         self.perm = None if perm is None else _compact(perm, num_edges)
-        self._local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=device)
+        self._own_state(seed)
 
+    def _set_fanout(self, num_neighbors: Sequence[int]) -> None:
+        if isinstance(num_neighbors, int) or not all(
+                isinstance(k, int) and (k == -1 or k >= 0) for k in num_neighbors):
+            raise ValueError(f"{type(self).__name__}: num_neighbors must be a list of ints, "
+                             f"each -1 (all) or at least 0, got {num_neighbors!r}")
+        self.fanout: List[int] = list(num_neighbors)
+        #: As PyG's sampler: a ``NumNeighbors`` (``.values`` is the list).
+        self.num_neighbors = NumNeighbors(list(num_neighbors))
+
+    def _own_state(self, seed: Optional[int]) -> None:
+        """The per-sampler state: the local-id map (written during a batch) and the generator."""
+        self._local = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.device)
         if seed is None:
             seed = int(torch.randint(0, 2**62, ()))
         self.seed = int(seed)
-        self.generator = torch.Generator(device=device)
+        self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
         self._worker_seed: Optional[int] = None
+
+    def sibling(self, num_neighbors: Sequence[int], seed: Optional[int] = None
+                ) -> NeighborSampler:
+        """A sampler over the same graph with other fan-outs (e.g. ``[-1]`` for layer-wise
+        inference beside a training sampler): it shares this one's CSC arrays, so the graph is
+        converted once, and has its own generator (``seed`` as in the constructor) and
+        local-id map. ``subgraph_type`` and ``replace`` are this sampler's."""
+        other = copy.copy(self)
+        other._set_fanout(num_neighbors)
+        other._own_state(seed)
+        return other
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(num_neighbors={self.fanout}, "

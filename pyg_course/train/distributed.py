@@ -190,8 +190,7 @@ class DistributedTrainer(Trainer):
         """Collective: every rank must call it (rank 0's copy holds every rank's RNG)."""
         state = super().state_dict()
         states = [None] * self.world_size
-        sampler = getattr(self.train_loader, "node_sampler", None)
-        dist.all_gather_object(states, (rng_state(), sampler_state(sampler)))
+        dist.all_gather_object(states, (rng_state(), sampler_state(self.node_sampler)))
         state["rng_per_rank"] = [rng for rng, _ in states]
         state["sampler_rng_per_rank"] = [sampler for _, sampler in states]
         return state
@@ -202,8 +201,7 @@ class DistributedTrainer(Trainer):
         if per_rank is not None and len(per_rank) == self.world_size:
             set_rng_state(per_rank[self.rank])
             samplers = state.get("sampler_rng_per_rank") or [None] * self.world_size
-            set_sampler_state(getattr(self.train_loader, "node_sampler", None),
-                              samplers[self.rank])
+            set_sampler_state(self.node_sampler, samplers[self.rank])
         else:
             warnings.warn(f"resuming a checkpoint written by {len(per_rank or [None])} "
                           f"process(es) with {self.world_size}: training continues, but the "

@@ -75,11 +75,18 @@ def make_sampler(data: Data, num_neighbors: Sequence[int], kind: str = "pyg_cour
 
 
 def neighbor_loader(data: Data, num_neighbors: Sequence[int], kind: str = "pyg_course",
-                    seed: Optional[int] = None, **kwargs) -> NeighborLoader:
+                    seed: Optional[int] = None, graph_of: Optional[BaseSampler] = None,
+                    **kwargs) -> NeighborLoader:
     """``torch_geometric.loader.NeighborLoader(data, num_neighbors, **kwargs)`` drawing its
-    subgraphs with :func:`make_sampler`'s sampler of ``kind`` (and ``seed``)."""
-    node_sampler = make_sampler(data, num_neighbors, kind,
-                                share_memory=kwargs.get("num_workers", 0) > 0, seed=seed)
+    subgraphs with :func:`make_sampler`'s sampler of ``kind`` (and ``seed``). ``graph_of``:
+    a sampler of ours already built over ``data`` (another loader's ``node_sampler``), whose
+    converted graph the new sampler shares (:meth:`NeighborSampler.sibling`) instead of
+    converting ``data`` again."""
+    if kind == "pyg_course" and isinstance(graph_of, NeighborSampler):
+        node_sampler = graph_of.sibling(num_neighbors, seed=seed)
+    else:
+        node_sampler = make_sampler(data, num_neighbors, kind,
+                                    share_memory=kwargs.get("num_workers", 0) > 0, seed=seed)
     return NeighborLoader(data, num_neighbors=list(num_neighbors), neighbor_sampler=node_sampler,
                           **kwargs)
 
@@ -315,15 +322,19 @@ class Trainer(RunTrainer):
         # DistributedDataParallel) that shares its parameters.
         self.train_module: torch.nn.Module = self.model
         self.train_loader: Optional[NeighborLoader] = None
+        #: The training loader's neighbour sampler (``None`` in full-batch mode).
+        self.node_sampler: Optional[BaseSampler] = None
         if config.mode == "full":
             self.data_device = self.data.to(self.device)
         else:
             self.train_loader = self._make_train_loader()
+            self.node_sampler = self.train_loader.node_sampler
             self.data_device = None
             if hasattr(model, "inference"):
                 self.eval_loader = neighbor_loader(
-                    self.loader_data, [-1], config.sampler, batch_size=config.eval_batch_size,
-                    shuffle=False, num_workers=config.num_workers)
+                    self.loader_data, [-1], config.sampler, graph_of=self.node_sampler,
+                    batch_size=config.eval_batch_size, shuffle=False,
+                    num_workers=config.num_workers)
 
     def _make_train_loader(self):
         """The mini-batch loader over the training nodes.
@@ -416,7 +427,7 @@ class Trainer(RunTrainer):
             "bad_epochs": self.bad_epochs,
             "min_val_loss": self._min_val_loss,
             "rng": rng_state(),
-            "sampler_rng": sampler_state(getattr(self.train_loader, "node_sampler", None)),
+            "sampler_rng": sampler_state(self.node_sampler),
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -429,8 +440,7 @@ class Trainer(RunTrainer):
         self.bad_epochs = state["bad_epochs"]
         self._min_val_loss = state["min_val_loss"]
         set_rng_state(state["rng"])
-        set_sampler_state(getattr(self.train_loader, "node_sampler", None),
-                          state.get("sampler_rng"))
+        set_sampler_state(self.node_sampler, state.get("sampler_rng"))
 
     # ------------------------------------------------------------------ loop
     def _record(self, metrics: Dict[str, float]) -> bool:

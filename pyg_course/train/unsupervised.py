@@ -163,6 +163,7 @@ class UnsupervisedTrainer(RunTrainer):
         self.neighbor_sampler = make_sampler(self.loader_data, config.num_neighbors,
                                             config.sampler)
         self.eval_loader = neighbor_loader(self.loader_data, [-1], config.sampler,
+                                           graph_of=self.neighbor_sampler,
                                            batch_size=config.eval_batch_size, shuffle=False,
                                            num_workers=config.num_workers)
         self.epoch = 0

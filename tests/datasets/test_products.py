@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 import torch
-from torch_geometric.utils import coalesce, is_undirected, scatter
+from torch_geometric.utils import coalesce, is_undirected, scatter, to_undirected
 
 from pyg_course.datasets import (
     DatasetCorruptError,
@@ -38,6 +38,18 @@ def test_undirected_coalesced_without_self_loops(graph):
     assert is_undirected(ei, num_nodes=N)
     assert not (ei[0] == ei[1]).any()
     assert torch.equal(coalesce(ei, num_nodes=N), ei)  # sorted, and no duplicate
+
+
+def test_edge_index_is_pyg_to_undirected_of_the_pairs():
+    from pyg_course.datasets.products import _directed_edge_index
+
+    n = 50
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randint(n, (2, 300), generator=g)  # self loops included
+    keys = torch.unique(torch.minimum(a, b) * n + torch.maximum(a, b))
+    assert (keys // n == keys % n).any()
+    pairs = torch.stack([keys // n, keys % n])
+    assert torch.equal(_directed_edge_index(keys, n), to_undirected(pairs, num_nodes=n))
 
 
 def test_heavy_tailed_degrees(graph):

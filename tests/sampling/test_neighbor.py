@@ -20,6 +20,9 @@ from torch_sparse import SparseTensor
 
 from pyg_course.nn.models import GCN, GraphSAGE
 from pyg_course.sampling import NeighborSampler, uniform_subsets
+from pyg_course.train import Trainer
+from pyg_course.train.loop import TrainConfig
+from pyg_course.train.unsupervised import UnsupervisedConfig, UnsupervisedTrainer
 from tests.helpers.graphs import TOY_GRAPHS
 
 # ------------------------------------------------------------------ graphs and references
@@ -422,6 +425,47 @@ def test_get_state_set_state_resumes_the_stream():
                          input_nodes=torch.cat(seeds[2:]), neighbor_sampler=resumed)
     assert same([(b.n_id, b.edge_index) for b in ldr],
                 [(w[0], torch.stack([w[1], w[2]])) for w in whole[2:]])
+
+
+def test_sibling_shares_the_graph_and_samples_as_a_fresh_sampler():
+    ei, n = GRAPHS["multigraph"]
+    data = graph_data(ei, n)
+    base = NeighborSampler(data, [3, 2], seed=0)
+    sib = base.sibling([-1], seed=5)
+    # One converted graph: the same storage, not a copy.
+    for name in ("colptr", "row", "perm"):
+        a, b = getattr(base, name), getattr(sib, name)
+        assert (a is None and b is None) or a.data_ptr() == b.data_ptr()
+    assert sib.fanout == [-1] and sib.num_neighbors.values == [-1] and base.fanout == [3, 2]
+    assert sib._local.data_ptr() != base._local.data_ptr()
+    seeds = [torch.arange(i, n, 7) for i in range(4)]
+
+    def run(sampler, num):
+        return [(o.node, o.row, o.col, o.edge) for o in (
+            sampler.sample_from_nodes(NodeSamplerInput(None, s)) for s in seeds[:num])]
+
+    # Its batches are those of a sampler built from scratch with its fan-outs and seed ...
+    fresh = NeighborSampler(data, [2, 2], seed=9)
+    assert same(run(base.sibling([2, 2], seed=9), 4), run(fresh, 4))
+    # ... and drawing from one does not move the other's generator.
+    state = base.get_state().clone()
+    run(sib, 4)
+    assert torch.equal(base.get_state(), state)
+    with pytest.raises(ValueError, match="num_neighbors must be a list of ints"):
+        base.sibling([-3])
+
+
+def test_trainers_convert_the_graph_once(cora):
+    model = GraphSAGE(cora.num_features, 16, 2, 7)
+    tr = Trainer(model, cora, TrainConfig(mode="minibatch", num_neighbors=[5, 5], epochs=1,
+                                          progress=False, device="cpu"))
+    train_s, eval_s = tr.train_loader.node_sampler, tr.eval_loader.node_sampler
+    assert tr.node_sampler is train_s and eval_s.fanout == [-1]
+    assert eval_s.row.data_ptr() == train_s.row.data_ptr()
+    un = UnsupervisedTrainer(GraphSAGE(cora.num_features, 16, 2), cora,
+                             UnsupervisedConfig(num_neighbors=[5, 5], epochs=1, progress=False,
+                                         device="cpu"))
+    assert un.eval_loader.node_sampler.row.data_ptr() == un.neighbor_sampler.row.data_ptr()
 
 
 def test_workers_reproducible_and_independent():
