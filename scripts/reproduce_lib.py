@@ -200,6 +200,13 @@ OVERSMOOTHING = ["--datasets", "Cora", "--depths", "2", "4", "8", "16", "--remed
                  "dropedge", "residual", "jk", "jk+dropedge", "pairnorm", "--jobs", "2"]
 
 
+OVERSMOOTHING_GROUP = ("Over-smoothing on Cora (paper column: the DropEdge study's "
+                       "semi-supervised table; GCNII: its paper)")
+#: GCNII at 64 layers on Cora, its paper's deepest cell (about 40 minutes on one core).
+OVERSMOOTHING_GCNII = ["--datasets", "Cora", "--remedies", "gcnii", "--depths", "64",
+                       "--jobs", "1"]
+
+
 def _cell_of(remedy: str, depth: int, dataset: Optional[str] = None
              ) -> Callable[[dict], tuple]:
     """Read the ``remedy`` row at ``depth`` (of ``dataset``, if given) of a sweep's CSV."""
@@ -222,14 +229,17 @@ def _oversmoothing_experiments() -> List[Experiment]:
             ("jk", 16, "JKNet, 16 layers", "80.2"),
             ("jk+dropedge", 16, "JKNet + DropEdge, 16 layers", "83.0"),
             ("pairnorm", 16, "GCN + PairNorm, 16 layers", "—")]
-    return [Experiment(f"oversmoothing-{remedy}-{depth}", "Over-smoothing on Cora (one sweep; "
-                       "paper column: DropEdge study, semi-supervised table)", label,
+    return [Experiment(f"oversmoothing-{remedy}-{depth}", OVERSMOOTHING_GROUP, label,
                        "oversmoothing.py", OVERSMOOTHING, runs=5, quick_runs=1, paper=paper,
                        read=_cell_of(remedy, depth, "Cora"), run_key="oversmoothing",
                        out_name="oversmoothing", result_file="oversmoothing.csv",
                        # --quick: 5 epochs per cell without early stopping, one seed.
                        quick_args=["--quick", "--depths", "2", "16"])
-            for remedy, depth, label, paper in rows]
+            for remedy, depth, label, paper in rows] + [
+        Experiment("oversmoothing-gcnii-64", OVERSMOOTHING_GROUP, "GCNII, 64 layers",
+                   "oversmoothing.py", OVERSMOOTHING_GCNII, runs=5, quick_runs=1,
+                   paper="85.5 (GCNII paper)", read=_cell_of("gcnii", 64, "Cora"),
+                   out_name="oversmoothing", result_file="oversmoothing.csv", quick=False)]
 
 
 def run_name(exp: Experiment, peer: bool) -> str:

@@ -118,6 +118,14 @@ assert first[1] > every[1] + 0.2 and first[2] > every[2]
 # remedies, Cora and CiteSeer, five seeds per cell, is ``scripts/oversmoothing.py``; its
 # figure and table are on the over-smoothing results page (:doc:`../results`).
 #
+# What it measured on Cora, five seeds per cell: from 8 to 16 layers a plain GCN loses
+# accuracy (72.3 %, then 55.7 %) while its last hidden layer is no smoother than at 2 layers,
+# so there the cost of depth is training, not over-smoothing. From 32 layers on the collapse
+# is real: plain GCN, GCN + DropEdge and a GCN with one residual skip per layer end with MAD
+# near 0.005 and predict nearly one class (24–31 %). JKNet, whose classifier reads every
+# layer, stays at 78–81 % up to 64 layers, and GCNII gains with depth: 82.0 % at 2 layers,
+# 85.3 % at 32 and 84.9 % at 64 (its paper: 85.5 %).
+#
 # .. pyg-course-results:: oversmoothing
 #
 # Augmentation: features and edges the graph lacks

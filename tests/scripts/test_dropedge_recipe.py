@@ -1,0 +1,71 @@
+"""scripts/dropedge_recipe.py, the plain-torch reference of the DropEdge repository's deep GCN:
+its layer and adjacency against the dense formula in float64, its edge dropping, and a short
+seeded run."""
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers.scripts import load_script
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "dropedge_recipe.py"
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return load_script(SCRIPT)
+
+
+def test_layer_is_the_dense_formula(recipe):
+    torch.manual_seed(0)
+    n = 7
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+    A = torch.zeros(n, n, dtype=torch.float64)
+    A[ei[0], ei[1]] = 1.0
+    A_hat = A + torch.eye(n, dtype=torch.float64)
+    d = A_hat.sum(1).pow(-0.5)
+    ref_adj = d[:, None] * A_hat * d[None, :]
+    adj = recipe.normalized_adjacency(ei, n)
+    assert torch.allclose(adj.to_dense().double(), ref_adj, atol=1e-6)
+    conv = recipe.GraphConvolution(5, 3)
+    bound = 1 / 3 ** 0.5
+    assert conv.weight.abs().max() <= bound and conv.bias.abs().max() <= bound
+    assert conv.bias.abs().max() > 0  # the repository draws its biases too
+    h = torch.randn(n, 5)
+    ref = ref_adj @ h.double() @ conv.weight.double() + conv.bias.double()
+    assert torch.allclose(conv(h, adj).double(), ref, atol=1e-5)
+
+
+def test_drop_entries_keeps_a_uniform_subset(recipe):
+    ei = torch.stack([torch.arange(100), torch.arange(100).roll(1)])
+    g = torch.Generator().manual_seed(0)
+    kept = recipe.drop_entries(ei, 0.4, g)
+    assert kept.size(1) == 40
+    assert {tuple(e) for e in ei.t().tolist()} >= {tuple(e) for e in kept.t().tolist()}
+    assert len({tuple(e) for e in kept.t().tolist()}) == 40  # without replacement
+    counts = torch.zeros(100)
+    for _ in range(400):
+        counts[recipe.drop_entries(ei, 0.4, g)[0]] += 1
+    assert (counts / 400 - 0.4).abs().max() < 0.12  # each entry kept with probability 0.4
+
+
+@pytest.mark.parametrize("extra", [[], ["--dropedge"], ["--bn", "--residual"]])
+def test_short_seeded_run(recipe, cora, tmp_path, extra):
+    out = tmp_path / "seeds.csv"
+    argv = ["--dataset", "cora", "--depth", "4", "--epochs", "3", "--seeds", "0", "1",
+            "--no-progress", *extra]
+    rows = recipe.main(argv + ["--out", str(out)])
+    again = recipe.main(argv)
+    assert [r["test_acc_repo"] for r in rows] == [r["test_acc_repo"] for r in again]
+    with open(out) as f:
+        written = list(csv.DictReader(f))
+    assert [int(r["seed"]) for r in written] == [0, 1]
+    assert all(0 <= float(r["test_acc_val_acc"]) <= 100 for r in written)
+
+
+def test_bad_depth_is_an_error(recipe, capsys):
+    with pytest.raises(SystemExit):
+        recipe.main(["--depth", "1"])
+    assert "--depth must be at least 2" in capsys.readouterr().err
