@@ -10,7 +10,8 @@ With no tuning flag every cell trains with the published settings of its method 
 ``settings_of``); a flag such as ``--lr`` overrides them for every cell of the GCN family.
 Writes ``<out>.csv`` (one row per dataset x remedy x depth: ``runs``, the mean and sample std
 of the test accuracy, the smoothing measures and the epoch time) and ``<out>.png`` (one row of
-panels per dataset: accuracy with a band of one std, MAD, normalised Dirichlet energy, MADGap).
+panels per dataset: accuracy with a band of one std and the published cells as hollow markers,
+MAD, normalised Dirichlet energy, MADGap).
 Every finished seed is appended to ``<out>.seeds.csv`` at once, so ``--resume`` continues an
 interrupted sweep from its last finished seed; it refuses files made with other settings. An
 ``--out`` that ends with a path separator or names an existing folder writes
@@ -69,6 +70,24 @@ OMIT = {"dataset": "--dataset (the sweep's datasets are --datasets)",
 #: is: everything else goes into a row's ``settings``, and ``--resume`` refuses files whose
 #: settings differ.
 NOT_SETTINGS = {*RESUME_FREE, "datasets", "depths", "remedies", "jobs"}
+#: Published test accuracy (%) per dataset, remedy and depth 2, 4, 8, 16, 32, 64 (None: no
+#: published cell), drawn as hollow markers in the accuracy panels: the DropEdge study's
+#: semi-supervised table (Rong et al., ICLR 2020, public Planetoid split) and, for GCNII, its
+#: paper (Chen et al., ICML 2020).
+PUBLISHED = {
+    "Cora": {"plain": (81.1, 80.4, 69.5, 64.9, 60.3, 28.7),
+             "dropedge": (82.8, 82.0, 75.8, 75.7, 62.5, 49.5),
+             "residual": (None, 78.8, 75.6, 72.2, 76.6, 61.1),
+             "jk": (None, 80.2, 80.7, 80.2, 81.1, 71.5),
+             "jk+dropedge": (None, 83.3, 82.6, 83.0, 82.5, 83.2),
+             "gcnii": (None, None, None, None, None, 85.5)},
+    "CiteSeer": {"plain": (70.8, 67.6, 30.2, 18.3, 25.0, 20.0),
+                 "dropedge": (72.3, 70.6, 61.4, 57.2, 41.6, 34.4),
+                 "jk": (None, 68.7, 67.7, 69.8, 68.2, 63.4),
+                 "jk+dropedge": (None, 72.6, 71.8, 72.6, 70.8, 72.2),
+                 "gcnii": (None, None, None, None, 73.4, None)},
+}
+PUBLISHED_DEPTHS = (2, 4, 8, 16, 32, 64)
 MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)", False),
             ("dirichlet_normalized", "normalised Dirichlet energy", True),
             ("mad_gap", "MADGap", False)]
@@ -259,6 +278,7 @@ def plot(rows, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     names = list(dict.fromkeys(r["dataset"] for r in rows))
     fig, axes = plt.subplots(len(names), len(MEASURES), squeeze=False,
@@ -280,11 +300,21 @@ def plot(rows, path):
                     ax.fill_between(depth, [v - p[2] for v, p in zip(value, pts)],
                                     [v + p[2] for v, p in zip(value, pts)],
                                     color=line.get_color(), alpha=0.15, lw=0)
+                    published = [(d, v) for d, v in zip(
+                        PUBLISHED_DEPTHS, PUBLISHED.get(name, {}).get(remedy, ()))
+                        if v is not None]
+                    if published:
+                        ax.plot(*zip(*published), "o--", mfc="none", ms=5, lw=0.6,
+                                color=line.get_color(), label=f"_{remedy} published")
             ax.set_xscale("log", base=2)
             if log:
                 ax.set_yscale("log")
             ax.set(xlabel="layers", title=f"{name}: {label}")
-        axrow[0].legend(fontsize=7)
+        handles, _ = axrow[0].get_legend_handles_labels()
+        if any(PUBLISHED.get(name, {}).values()):
+            handles.append(Line2D([], [], ls="--", marker="o", mfc="none", color="0.4",
+                                  lw=0.6, label="published"))
+        axrow[0].legend(handles=handles, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

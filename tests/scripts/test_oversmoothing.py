@@ -197,10 +197,29 @@ def test_plot_gives_each_remedy_one_colour_in_every_panel(tmp_path, monkeypatch)
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
                         lambda fig, *a, **k: saved.setdefault("fig", fig))
     _load().plot(rows, tmp_path / "plot.png")
-    colours = {}
+    colours, published = {}, {}
     for ax in saved["fig"].axes:
         for line in ax.get_lines():
-            colours.setdefault(line.get_label(), set()).add(line.get_color())
+            label = line.get_label()
+            if label.endswith(" published"):
+                published[(ax.get_title(), label[1:-len(" published")])] = line
+            else:
+                colours.setdefault(label, set()).add(line.get_color())
     assert set(colours) == {"plain", "jk", "dropedge"}
     assert all(len(c) == 1 for c in colours.values()), colours
     assert len({c for cs in colours.values() for c in cs}) == 3
+    # The published curves: accuracy panels only, in the remedy's colour, at the table's values
+    # (the DropEdge study's Cora GCN column and CiteSeer DropEdge column, as printed).
+    assert set(published) == {("Cora: test accuracy (%)", "plain"),
+                              ("Cora: test accuracy (%)", "jk"),
+                              ("CiteSeer: test accuracy (%)", "jk"),
+                              ("CiteSeer: test accuracy (%)", "dropedge"),
+                              ("CiteSeer: test accuracy (%)", "plain")}
+    for (_, remedy), line in published.items():
+        assert {line.get_color()} == colours[remedy]
+    cora_gcn = published[("Cora: test accuracy (%)", "plain")]
+    assert list(cora_gcn.get_xdata()) == [2, 4, 8, 16, 32, 64]
+    assert list(cora_gcn.get_ydata()) == [81.1, 80.4, 69.5, 64.9, 60.3, 28.7]
+    citeseer_jk = published[("CiteSeer: test accuracy (%)", "jk")]
+    assert list(citeseer_jk.get_xdata()) == [4, 8, 16, 32, 64]
+    assert list(citeseer_jk.get_ydata()) == [68.7, 67.7, 69.8, 68.2, 63.4]
