@@ -29,6 +29,9 @@ extra = khop_virtual_edges(ei, n, k=2)
 gap = mad_gap(torch.randn(n, 4), ei)
 from pyg_course.nn.models import GCN
 out = GCN(40, 8, 2, 3, cached=True, input_dropout=0.5)(data.x, ei)  # fused CSR adjacency
+from pyg_course.nn.models import DeepGNN
+deep = DeepGNN(40, 8, 4, 3, gcnii=True, alpha=0.1, theta=0.5)  # PyG's GCN2Conv on a SparseTensor
+deep(data.x.to_dense(), ei).sum().backward()
 from pyg_course.datasets import csbm
 from pyg_course.train import TrainConfig, Trainer
 g = csbm(num_nodes=200, num_train_per_class=10, num_val=50, num_test=50, seed=0)

@@ -38,6 +38,32 @@ def csr_tensor(crow: Tensor, col: Tensor, values: Tensor, size: Sequence[int]) -
         return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
 
 
+_INVARIANTS = "Sparse invariant checks are implicitly disabled"
+_notices_spent = False
+
+
+def spend_csr_notices() -> None:
+    """Spend torch's two once-per-process CSR notices ("beta state", "invariant checks are
+    implicitly disabled") on one 1x1 matrix, with exactly those two messages silenced.
+
+    PyG's ``spmm`` converts a ``torch_sparse.SparseTensor`` to a CSR tensor on the CPU without
+    choosing ``check_invariants``, which makes torch print both notices the first time; a model
+    that hands a ``SparseTensor`` to a PyG layer (``GCN2Conv`` in
+    :class:`~pyg_course.nn.models.DeepGNN`) calls this once when it builds its adjacency, so
+    its first training step is quiet. torch keeps each notice's once-per-process state in C++,
+    so later conversions stay silent; every other warning is left alone.
+    """
+    global _notices_spent
+    if _notices_spent:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_BETA, category=UserWarning)
+        warnings.filterwarnings("ignore", message=_INVARIANTS, category=UserWarning)
+        one = torch.ones(1)
+        torch.sparse_csr_tensor(torch.tensor([0, 1]), torch.tensor([0]), one, (1, 1))
+    _notices_spent = True
+
+
 def sparse_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Dropout on the stored values of a ``torch.sparse`` (COO or CSR) matrix.
 

@@ -15,7 +15,7 @@ from pyg_course.nn.conv.checks import adj_to_edge_index, linear
 from pyg_course.nn.conv.gcn_conv import GCNConv, gcn_norm
 from pyg_course.nn.models.stack import LayerStack, check_jk
 from pyg_course.utils.checks import check_dropout, check_edge_index, check_real
-from pyg_course.utils.sparse import sparse_dropout
+from pyg_course.utils.sparse import sparse_dropout, spend_csr_notices
 
 #: The ``jk`` modes of :class:`DeepGNN`.
 JK_MODES = ("cat", "max", "lstm")
@@ -217,6 +217,8 @@ class DeepGNN(LayerStack):
         ei, ew = gcn_norm(edge_index, edge_weight, num_nodes, dtype=dtype)
         adj_t = SparseTensor(row=ei[1], col=ei[0], value=ew.to(dtype),
                              sparse_sizes=(num_nodes, num_nodes))
+        if self.gcnii:  # GCN2Conv hands the SparseTensor to PyG's spmm, which converts it to CSR
+            spend_csr_notices()
         if self.cached:
             self._cached_adj = adj_t
         return adj_t
