@@ -6,6 +6,7 @@ semi-supervised settings.
 
     python scripts/dropedge_recipe.py --dataset Cora --depth 32 --dropedge   # GCN + DropEdge
     python scripts/dropedge_recipe.py --dataset Cora --depth 32 --bn         # with BatchNorm
+    python scripts/dropedge_recipe.py --dataset CiteSeer --depth 16 --jknet --dropedge
 
 The model is the repository's ``mutigcn`` backbone: a GCN layer in -> hidden, ``depth - 2``
 hidden GCN layers, a GCN layer hidden -> classes; ReLU and dropout after every layer but the
@@ -17,11 +18,21 @@ what it kept. Features are row-normalised. ``--bn`` puts a BatchNorm after every
 (the repository's ``withbn``), ``--residual`` adds every hidden layer's input to its output
 (its ResGCN with one-layer blocks).
 
+``--jknet`` builds the repository's JKNet instead (its ``densegcn`` block): an input
+convolution, ``depth - 2`` hidden convolutions each fed the previous one's output, and an
+output *convolution* (not a linear map) over the concatenation of the input convolution's and
+every hidden convolution's output; ReLU and dropout after every convolution but the last.
+``--withloop`` gives every convolution a second weight for the node's own features,
+:math:`\\hat{A} H W + H W_{\\text{self}} + b` (the repository's ``withloop``, on in its
+CiteSeer JKNet scripts).
+
 The defaults are the repository's ``script/semi-supervised/<dataset>_GCN.sh`` (hidden 128;
 Cora: lr 0.007, L2 1e-5, dropout 0.8, DropEdge keeps 0.4 of the entries; CiteSeer: lr 0.01,
-L2 5e-4, dropout 0.3, keeps 0.2). Each seed prints the test accuracy at the repository's
-checkpoint, the epoch of lowest validation loss on the training forward pass (dropout and
-DropEdge on), and at the epoch of best validation accuracy (the sweep's selection).
+L2 5e-4, dropout 0.3, keeps 0.2); with ``--jknet``, ``<dataset>_JKNet.sh`` (CiteSeer: hidden
+128, lr 0.006, L2 1e-3, dropout 0.8, keeps 0.5, ``withloop``). Each seed prints the test
+accuracy at the repository's checkpoint, the epoch of lowest validation loss on the training
+forward pass (dropout and DropEdge on), and at the epoch of best validation accuracy (the
+sweep's selection).
 """
 
 from __future__ import annotations
@@ -48,6 +59,9 @@ from pyg_course.train.cli import dataset, load_or_exit, normalize_features
 #: ``--sampling_percent`` (the ``_nodrop`` scripts keep everything, the rest is the same).
 RECIPES = {"Cora": dict(hidden=128, lr=0.007, weight_decay=1e-5, dropout=0.8, keep=0.4),
            "CiteSeer": dict(hidden=128, lr=0.01, weight_decay=5e-4, dropout=0.3, keep=0.2)}
+#: ``script/semi-supervised/citeseer_JKNet.sh`` (``densegcn``, ``--withloop``).
+JK_RECIPES = {"CiteSeer": dict(hidden=128, lr=0.006, weight_decay=1e-3, dropout=0.8, keep=0.5,
+                               withloop=True)}
 
 
 def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -72,27 +86,33 @@ def drop_entries(edge_index: Tensor, keep: float, generator: torch.Generator) ->
 
 
 class GraphConvolution(torch.nn.Module):
-    """:math:`\\hat{A} H W + b`, W and b uniform in :math:`\\pm 1/\\sqrt{\\text{fan-out}}`."""
+    """:math:`\\hat{A} H W + b` (``withloop``: :math:`+ H W_{\\text{self}}`), every parameter
+    uniform in :math:`\\pm 1/\\sqrt{\\text{fan-out}}`."""
 
-    def __init__(self, in_features: int, out_features: int):
+    def __init__(self, in_features: int, out_features: int, withloop: bool = False):
         super().__init__()
         bound = 1.0 / math.sqrt(out_features)
         self.weight = torch.nn.Parameter(torch.empty(in_features, out_features)
                                          .uniform_(-bound, bound))
+        self.self_weight = None
+        if withloop:
+            self.self_weight = torch.nn.Parameter(torch.empty(in_features, out_features)
+                                                  .uniform_(-bound, bound))
         self.bias = torch.nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
 
     def forward(self, h: Tensor, adj: Tensor) -> Tensor:
-        return adj @ (h @ self.weight) + self.bias
+        out = adj @ (h @ self.weight) + self.bias
+        return out if self.self_weight is None else out + h @ self.self_weight
 
 
 class RecipeGCN(torch.nn.Module):
     """The repository's ``mutigcn`` backbone of ``depth`` graph convolutions."""
 
     def __init__(self, in_features: int, hidden: int, classes: int, depth: int, dropout: float,
-                 bn: bool = False, residual: bool = False):
+                 bn: bool = False, residual: bool = False, withloop: bool = False):
         super().__init__()
         sizes = [in_features] + [hidden] * (depth - 1) + [classes]
-        self.convs = torch.nn.ModuleList(GraphConvolution(sizes[i], sizes[i + 1])
+        self.convs = torch.nn.ModuleList(GraphConvolution(sizes[i], sizes[i + 1], withloop)
                                          for i in range(depth))
         self.norms = torch.nn.ModuleList(
             torch.nn.BatchNorm1d(sizes[i + 1]) if bn else torch.nn.Identity()
@@ -112,14 +132,40 @@ class RecipeGCN(torch.nn.Module):
         return F.log_softmax(norm(conv(h, adj)), dim=1)
 
 
+class RecipeJKNet(torch.nn.Module):
+    """The repository's JKNet (``densegcn`` block) of ``depth`` graph convolutions."""
+
+    def __init__(self, in_features: int, hidden: int, classes: int, depth: int, dropout: float,
+                 withloop: bool = False):
+        super().__init__()
+        sizes = [in_features] + [hidden] * (depth - 1)
+        self.convs = torch.nn.ModuleList(GraphConvolution(sizes[i], sizes[i + 1], withloop)
+                                         for i in range(depth - 1))
+        self.out = GraphConvolution(hidden * (depth - 1), classes, withloop)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
+        hs, h = [], x
+        for conv in self.convs:
+            h = F.dropout(F.relu(conv(h, adj)), self.dropout, self.training)
+            hs.append(h)
+        return F.log_softmax(self.out(torch.cat(hs, dim=1), adj), dim=1)
+
+
 def run_seed(data, args, recipe: dict, seed: int) -> dict:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     n = data.num_nodes
     edge_index, _ = remove_self_loops(to_undirected(data.edge_index, num_nodes=n))
     adj = normalized_adjacency(edge_index, n)
-    model = RecipeGCN(data.num_features, recipe["hidden"], int(data.y.max()) + 1, args.depth,
-                      recipe["dropout"], bn=args.bn, residual=args.residual)
+    classes, withloop = int(data.y.max()) + 1, recipe.get("withloop", False)
+    if args.jknet:
+        model = RecipeJKNet(data.num_features, recipe["hidden"], classes, args.depth,
+                            recipe["dropout"], withloop=withloop)
+    else:
+        model = RecipeGCN(data.num_features, recipe["hidden"], classes, args.depth,
+                          recipe["dropout"], bn=args.bn, residual=args.residual,
+                          withloop=withloop)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"],
                                  weight_decay=recipe["weight_decay"])
     y, train, val, test = data.y, data.train_mask, data.val_mask, data.test_mask
@@ -162,6 +208,10 @@ def parser() -> argparse.ArgumentParser:
                    help="DropEdge at the repository's rate (default: the _nodrop script)")
     p.add_argument("--bn", action="store_true", help="BatchNorm after every convolution")
     p.add_argument("--residual", action="store_true", help="a skip around every hidden layer")
+    p.add_argument("--jknet", action="store_true",
+                   help="the repository's JKNet (densegcn) with its JKNet script's settings")
+    p.add_argument("--withloop", action=argparse.BooleanOptionalAction, default=None,
+                   help="a self-feature weight in every convolution (default: the script's)")
     p.add_argument("--epochs", type=positive_int, default=400)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     for key, kind in (("hidden", positive_int), ("lr", nonnegative_float),
@@ -181,13 +231,19 @@ def main(argv=None) -> list:
     if args.depth < 2:
         p.error(f"--depth must be at least 2, got {args.depth}")
     torch.set_num_threads(args.threads)
-    recipe = dict(RECIPES[args.dataset])
+    if args.jknet and (args.bn or args.residual):
+        p.error("--jknet is its own architecture: no --bn or --residual")
+    if args.jknet and args.dataset not in JK_RECIPES:
+        p.error(f"--jknet: the JKNet script's settings are known for {', '.join(JK_RECIPES)}")
+    recipe = dict(JK_RECIPES[args.dataset] if args.jknet else RECIPES[args.dataset])
+    recipe.setdefault("withloop", False)
     for key in recipe:
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)
     data = normalize_features(load_or_exit(args.dataset, args.root, parser=p))
-    print(f"{args.dataset}, {args.depth} layers, dropedge={args.dropedge}, bn={args.bn}, "
-          f"residual={args.residual}: {json.dumps(recipe)}", flush=True)
+    print(f"{args.dataset}, {args.depth} layers, {'JKNet' if args.jknet else 'GCN'}, "
+          f"dropedge={args.dropedge}, bn={args.bn}, residual={args.residual}: "
+          f"{json.dumps(recipe)}", flush=True)
     rows = []
     for seed in args.seeds:
         rows.append(run_seed(data, args, recipe, seed))

@@ -1,6 +1,6 @@
-"""scripts/dropedge_recipe.py, the plain-torch reference of the DropEdge repository's deep GCN:
-its layer and adjacency against the dense formula in float64, its edge dropping, and a short
-seeded run."""
+"""scripts/dropedge_recipe.py, the plain-torch reference of the DropEdge repository's deep GCN
+and JKNet: its layers, adjacency and JKNet against the dense formulas in float64, its edge
+dropping, and short seeded runs."""
 
 import csv
 from pathlib import Path
@@ -38,6 +38,46 @@ def test_layer_is_the_dense_formula(recipe):
     assert torch.allclose(conv(h, adj).double(), ref, atol=1e-5)
 
 
+def _dense_adj(ei, n):
+    A = torch.zeros(n, n, dtype=torch.float64)
+    A[ei[0], ei[1]] = 1.0
+    A_hat = A + torch.eye(n, dtype=torch.float64)
+    d = A_hat.sum(1).pow(-0.5)
+    return d[:, None] * A_hat * d[None, :]
+
+
+def test_withloop_layer_and_jknet_are_the_dense_formulas(recipe):
+    torch.manual_seed(0)
+    n = 7
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+    ref_adj, adj = _dense_adj(ei, n), recipe.normalized_adjacency(ei, n)
+    h = torch.randn(n, 5)
+    conv = recipe.GraphConvolution(5, 3, withloop=True)
+    assert conv.self_weight.abs().max() <= 1 / 3 ** 0.5
+    W, S, b = conv.weight.double(), conv.self_weight.double(), conv.bias.double()
+    ref = ref_adj @ h.double() @ W + h.double() @ S + b
+    assert torch.allclose(conv(h, adj).double(), ref, atol=1e-5)
+
+    # JKNet of depth 4: three convolutions 5 -> 6 -> 6 -> 6, each on the previous output, and
+    # an output convolution over the concatenation of the three outputs (18 -> 3 classes).
+    model = recipe.RecipeJKNet(5, 6, 3, depth=4, dropout=0.5, withloop=True).eval()
+    assert [c.weight.shape for c in model.convs] == [(5, 6), (6, 6), (6, 6)]
+    assert model.out.weight.shape == (18, 3)
+    hs, x = [], h.double()
+    for c in model.convs:
+        x = torch.relu(ref_adj @ x @ c.weight.double() + x @ c.self_weight.double()
+                       + c.bias.double())
+        hs.append(x)
+    H = torch.cat(hs, dim=1)
+    o = model.out
+    logits = ref_adj @ H @ o.weight.double() + H @ o.self_weight.double() + o.bias.double()
+    with torch.no_grad():
+        got = model(h, adj).double()
+    assert torch.allclose(got, torch.log_softmax(logits, dim=1), atol=1e-5)
+    plain = recipe.RecipeJKNet(5, 6, 3, depth=4, dropout=0.5)
+    assert all(c.self_weight is None for c in [*plain.convs, plain.out])
+
+
 def test_drop_entries_keeps_a_uniform_subset(recipe):
     ei = torch.stack([torch.arange(100), torch.arange(100).roll(1)])
     g = torch.Generator().manual_seed(0)
@@ -63,6 +103,24 @@ def test_short_seeded_run(recipe, cora, tmp_path, extra):
         written = list(csv.DictReader(f))
     assert [int(r["seed"]) for r in written] == [0, 1]
     assert all(0 <= float(r["test_acc_val_acc"]) <= 100 for r in written)
+
+
+def test_jknet_short_seeded_run_with_the_citeseer_script(recipe, capsys):
+    argv = ["--dataset", "citeseer", "--depth", "4", "--epochs", "3", "--seeds", "0",
+            "--no-progress", "--jknet", "--dropedge"]
+    rows = recipe.main(argv)
+    assert '"lr": 0.006' in capsys.readouterr().out  # citeseer_JKNet.sh's settings
+    assert rows[0]["test_acc_repo"] == recipe.main(argv)[0]["test_acc_repo"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jknet", "--bn"], "--jknet is its own architecture"),
+    (["--jknet", "--dataset", "cora"], "the JKNet script's settings are known for CiteSeer"),
+])
+def test_jknet_bad_combinations_are_errors(recipe, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        recipe.main(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_bad_depth_is_an_error(recipe, capsys):
