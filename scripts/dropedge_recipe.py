@@ -57,8 +57,10 @@ from pyg_course.train.cli import dataset, load_or_exit, normalize_features
 
 #: ``script/semi-supervised/<dataset>_GCN.sh`` of the DropEdge repository: ``keep`` is its
 #: ``--sampling_percent`` (the ``_nodrop`` scripts keep everything, the rest is the same).
-RECIPES = {"Cora": dict(hidden=128, lr=0.007, weight_decay=1e-5, dropout=0.8, keep=0.4),
-           "CiteSeer": dict(hidden=128, lr=0.01, weight_decay=5e-4, dropout=0.3, keep=0.2)}
+RECIPES = {"Cora": dict(hidden=128, lr=0.007, weight_decay=1e-5, dropout=0.8, keep=0.4,
+                        withloop=False),
+           "CiteSeer": dict(hidden=128, lr=0.01, weight_decay=5e-4, dropout=0.3, keep=0.2,
+                            withloop=False)}
 #: ``script/semi-supervised/citeseer_JKNet.sh`` (``densegcn``, ``--withloop``).
 JK_RECIPES = {"CiteSeer": dict(hidden=128, lr=0.006, weight_decay=1e-3, dropout=0.8, keep=0.5,
                                withloop=True)}
@@ -158,7 +160,7 @@ def run_seed(data, args, recipe: dict, seed: int) -> dict:
     n = data.num_nodes
     edge_index, _ = remove_self_loops(to_undirected(data.edge_index, num_nodes=n))
     adj = normalized_adjacency(edge_index, n)
-    classes, withloop = int(data.y.max()) + 1, recipe.get("withloop", False)
+    classes, withloop = int(data.y.max()) + 1, recipe["withloop"]
     if args.jknet:
         model = RecipeJKNet(data.num_features, recipe["hidden"], classes, args.depth,
                             recipe["dropout"], withloop=withloop)
@@ -236,7 +238,6 @@ def main(argv=None) -> list:
     if args.jknet and args.dataset not in JK_RECIPES:
         p.error(f"--jknet: the JKNet script's settings are known for {', '.join(JK_RECIPES)}")
     recipe = dict(JK_RECIPES[args.dataset] if args.jknet else RECIPES[args.dataset])
-    recipe.setdefault("withloop", False)
     for key in recipe:
         if getattr(args, key) is not None:
             recipe[key] = getattr(args, key)

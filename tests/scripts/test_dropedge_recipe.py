@@ -18,15 +18,22 @@ def recipe():
     return load_script(SCRIPT)
 
 
-def test_layer_is_the_dense_formula(recipe):
-    torch.manual_seed(0)
-    n = 7
-    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+def _dense_adj(ei, n):
+    """:math:`\\hat{D}^{-1/2}(A + I)\\hat{D}^{-1/2}` with ``A[i, j] = 1`` for an entry
+    ``i -> j`` and row sums as degrees (the repository's convention; the test graph is not
+    symmetric, so the orientation is checked)."""
     A = torch.zeros(n, n, dtype=torch.float64)
     A[ei[0], ei[1]] = 1.0
     A_hat = A + torch.eye(n, dtype=torch.float64)
     d = A_hat.sum(1).pow(-0.5)
-    ref_adj = d[:, None] * A_hat * d[None, :]
+    return d[:, None] * A_hat * d[None, :]
+
+
+def test_layer_is_the_dense_formula(recipe):
+    torch.manual_seed(0)
+    n = 7
+    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+    ref_adj = _dense_adj(ei, n)
     adj = recipe.normalized_adjacency(ei, n)
     assert torch.allclose(adj.to_dense().double(), ref_adj, atol=1e-6)
     conv = recipe.GraphConvolution(5, 3)
@@ -36,14 +43,6 @@ def test_layer_is_the_dense_formula(recipe):
     h = torch.randn(n, 5)
     ref = ref_adj @ h.double() @ conv.weight.double() + conv.bias.double()
     assert torch.allclose(conv(h, adj).double(), ref, atol=1e-5)
-
-
-def _dense_adj(ei, n):
-    A = torch.zeros(n, n, dtype=torch.float64)
-    A[ei[0], ei[1]] = 1.0
-    A_hat = A + torch.eye(n, dtype=torch.float64)
-    d = A_hat.sum(1).pow(-0.5)
-    return d[:, None] * A_hat * d[None, :]
 
 
 def test_withloop_layer_and_jknet_are_the_dense_formulas(recipe):
