@@ -90,15 +90,36 @@ def test_published_settings_per_dataset():
     script = _load()
     args = script.parser().parse_args([])
     assert args.runs == 5 and args.datasets == ["Cora", "CiteSeer"]
-    assert script.settings_of(args, "Cora", "gcnii")["hidden"] == 64
-    citeseer = script.settings_of(args, "CiteSeer", "gcnii")
+    assert script.settings_of(args, "Cora", "gcnii", 16)["hidden"] == 64
+    citeseer = script.settings_of(args, "CiteSeer", "gcnii", 16)
     assert (citeseer["hidden"], citeseer["theta"], citeseer["dropout"]) == (256, 0.6, 0.7)
-    assert script.settings_of(args, "Cora", "dropedge")["dropedge"] == 0.6
-    assert script.settings_of(args, "CiteSeer", "dropedge")["dropedge"] == 0.8
-    assert "dropedge" not in script.settings_of(args, "Cora", "jk")
+    assert script.settings_of(args, "Cora", "dropedge", 16)["dropedge"] == 0.6
+    assert script.settings_of(args, "CiteSeer", "dropedge", 16)["dropedge"] == 0.8
+    assert "dropedge" not in script.settings_of(args, "Cora", "jk", 16)
     flagged = script.parser().parse_args(["--dropedge", "0.2", "--gcnii-hidden", "32"])
-    assert script.settings_of(flagged, "CiteSeer", "jk+dropedge")["dropedge"] == 0.2
-    assert script.settings_of(flagged, "CiteSeer", "gcnii")["hidden"] == 32
+    assert script.settings_of(flagged, "CiteSeer", "jk+dropedge", 16)["dropedge"] == 0.2
+    assert script.settings_of(flagged, "CiteSeer", "gcnii", 16)["hidden"] == 32
+    # JKNet on CiteSeer, with and without DropEdge: the DropEdge repository's citeseer_JKNet.sh
+    # (hidden 128, dropout 0.8, lr 0.006, L2 1e-3 on every layer, DropEdge keeps half).
+    jknet = dict(hidden=128, dropout=0.8, lr=0.006, weight_decay=1e-3, deep_weight_decay=1e-3,
+                 epochs=400, patience=100)
+    assert script.settings_of(args, "CiteSeer", "jk", 16) == jknet
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 16) == {**jknet, "dropedge": 0.5}
+    gcn = dict(hidden=64, dropout=0.5, lr=0.005, weight_decay=5e-4, deep_weight_decay=0.0,
+               epochs=400, patience=100)
+    assert script.settings_of(args, "Cora", "jk", 16) == gcn
+    # The script trains 16 layers; with DropEdge its settings collapse deeper stacks (results
+    # page), so those cells keep the family's.
+    assert script.settings_of(args, "CiteSeer", "jk", 2) == jknet
+    assert script.settings_of(args, "CiteSeer", "jk", 64) == jknet
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 2) == {**jknet, "dropedge": 0.5}
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 32) == {**gcn, "dropedge": 0.5}
+    assert script.settings_of(args, "CiteSeer", "plain", 16) == gcn
+    # A flag replaces one setting of every GCN-family cell and leaves the cell's others.
+    flagged = script.parser().parse_args(["--hidden", "32", "--deep-weight-decay", "0"])
+    assert script.settings_of(flagged, "CiteSeer", "jk", 16) == {**jknet, "hidden": 32,
+                                                              "deep_weight_decay": 0.0}
+    assert script.settings_of(flagged, "Cora", "plain", 16) == {**gcn, "hidden": 32}
 
 
 def test_resume_refuses_cells_of_other_settings(cora, tmp_path):
@@ -108,13 +129,31 @@ def test_resume_refuses_cells_of_other_settings(cora, tmp_path):
     with pytest.raises(SystemExit) as exc:
         _load().main(QUICK + ["--resume", "--datasets", "Cora", "--hidden", "8", "--out", out])
     msg = str(exc.value.code)
-    assert "--hidden 64 there, 8 here" in msg
+    assert "--hidden default there, 8 here" in msg
     assert "--lr" not in msg and "\n" not in msg
     assert (tmp_path / "os.csv").read_text() == before
     # Flags that --quick overrides, the device and the name's case do not make cells differ.
     rows = _load().main(QUICK + ["--resume", "--epochs", "60", "--device", "auto", "--datasets",
                                  "cora", "--out", out])
     assert len(rows) == 1 and (tmp_path / "os.csv").read_text() == before
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_resume_refuses_a_cell_whose_defaults_changed(tmp_path, interrupted):
+    # The same command, but a method's default settings changed since the files were written:
+    # the recorded seeds and rows of that cell are not the cell's any more.
+    out = tmp_path / "os"
+    _load().main(QUICK + ["--datasets", "CSBM", "--out", str(out)])
+    if interrupted:  # only the seed is there, not the row
+        (tmp_path / "os.csv").write_text((tmp_path / "os.csv").read_text().splitlines()[0] + "\n")
+    before = {f: (tmp_path / f).read_text() for f in ("os.csv", "os.seeds.csv")}
+    script = _load()
+    script.GCN_FAMILY["hidden"] = 16
+    with pytest.raises(SystemExit) as exc:
+        script.main(QUICK + ["--datasets", "CSBM", "--resume", "--out", str(out)])
+    msg = str(exc.value.code)
+    assert "CSBM plain 2-layer cell trained with other settings (hidden 64 there, 16 here)" in msg
+    assert {f: (tmp_path / f).read_text() for f in before} == before
 
 
 def test_resume_refuses_a_foreign_csv(tmp_path):
@@ -223,3 +262,37 @@ def test_plot_gives_each_remedy_one_colour_in_every_panel(tmp_path, monkeypatch)
     citeseer_jk = published[("CiteSeer: test accuracy (%)", "jk")]
     assert list(citeseer_jk.get_xdata()) == [4, 8, 16, 32, 64]
     assert list(citeseer_jk.get_ydata()) == [68.7, 67.7, 69.8, 68.2, 63.4]
+
+
+def test_committed_results_are_the_default_command():
+    # The results page says the default command reproduces every committed cell: each row and
+    # seed of docs/results was made with the sweep's default settings and its cell's defaults,
+    # five seeds per cell, every published cell present.
+    import json
+
+    script = _load()
+    args = script.parser().parse_args([])
+    results = SCRIPT.parents[1] / "docs" / "results"
+    with open(results / "oversmoothing.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(results / "oversmoothing.seeds.csv", newline="") as f:
+        seeds = list(csv.DictReader(f))
+    for row in rows + seeds:
+        settings = json.loads(row["settings"])
+        assert settings["sweep"] == script.sweep_settings(args), row["settings"]
+        assert settings["cell"] == script.settings_of(args, row["dataset"], row["remedy"],
+                                                      int(row["depth"])), \
+            (row["dataset"], row["remedy"], row["depth"])
+    cells = [(r["dataset"], r["remedy"], int(r["depth"])) for r in rows]
+    assert len(cells) == len(set(cells)) and all(r["runs"] == "5" for r in rows)
+    per_cell = {c: sorted(int(s["seed"]) for s in seeds
+                          if (s["dataset"], s["remedy"], int(s["depth"])) == c) for c in cells}
+    assert all(v == [0, 1, 2, 3, 4] for v in per_cell.values())
+    for row in rows:  # a row is the mean of its seeds
+        mine = [float(s["test_acc"]) for s in seeds if (s["dataset"], s["remedy"], s["depth"])
+                == (row["dataset"], row["remedy"], row["depth"])]
+        assert float(row["test_acc"]) == pytest.approx(sum(mine) / len(mine), abs=1e-3)
+    published = {(name, remedy, depth) for name, per in script.PUBLISHED.items()
+                 for remedy, accs in per.items()
+                 for depth, acc in zip(script.PUBLISHED_DEPTHS, accs) if acc is not None}
+    assert published <= set(cells)
