@@ -128,8 +128,9 @@ def per_cell_help(key: str) -> str:
     what = {"hidden": "hidden channels", "dropout": "dropout probability, in [0, 1)",
             "lr": "Adam's learning rate", "weight_decay": "L2 penalty of the first layer",
             "deep_weight_decay": "L2 penalty of every layer after the first"}[key]
+    deepest = GCN_FAMILY_PER["CiteSeer"]["jk+dropedge"][1]
     return (f"{what}, GCN family (default: {GCN_FAMILY[key]:g}; JKNet on CiteSeer, and JKNet + "
-            f"DropEdge there up to 16 layers: {JKNET_CITESEER[key]:g})")
+            f"DropEdge there up to {deepest} layers: {JKNET_CITESEER[key]:g})")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -257,6 +258,18 @@ def sweep_settings(args) -> dict:
     return json.loads(json.dumps(s))
 
 
+def differences(theirs: dict, mine: dict, name=str) -> list:
+    """One ``"<name> <theirs> there, <mine> here"`` per setting that differs between a file's
+    ``theirs`` and this run's ``mine`` (a missing one shown as ``unset``, ``None`` as
+    ``default``)."""
+    def shown(d, k):
+        return "unset" if k not in d else "default" if d[k] is None else repr(d[k])
+
+    return [f"{name(k)} {shown(theirs, k)} there, {shown(mine, k)} here"
+            for k in sorted(set(theirs) | set(mine))
+            if theirs.get(k) != mine.get(k) or (k in theirs) != (k in mine)]
+
+
 def read_rows(path: Path, fields: list, settings: dict) -> list:
     """The rows of an earlier sweep's file; exits with one line if it is not such a file or
     was made with other settings."""
@@ -268,9 +281,6 @@ def read_rows(path: Path, fields: list, settings: dict) -> list:
         raise SystemExit(f"error: --resume: {path} has no column {', '.join(missing)} (not a "
                          f"file of this sweep); remove it or pick another --out")
 
-    def shown(d, k):
-        return "unset" if k not in d else "default" if d[k] is None else repr(d[k])
-
     for row in rows:
         try:
             theirs = json.loads(row["settings"])["sweep"]
@@ -278,9 +288,7 @@ def read_rows(path: Path, fields: list, settings: dict) -> list:
         except (TypeError, ValueError, KeyError) as exc:
             raise SystemExit(f"error: --resume: {path} has an unreadable row ({exc!r}); remove "
                              f"it or pick another --out") from None
-        differ = [f"--{k.replace('_', '-')} {shown(theirs, k)} there, {shown(settings, k)} here"
-                  for k in sorted(set(theirs) | set(settings)) if theirs.get(k) != settings.get(k)
-                  or (k in theirs) != (k in settings)]
+        differ = differences(theirs, settings, name=lambda k: f"--{k.replace('_', '-')}")
         if differ:
             raise SystemExit(f"error: --resume: {path} was made with other settings ("
                              f"{'; '.join(differ)}); repeat them, or drop --resume to start over")
@@ -297,9 +305,7 @@ def cell_settings(args, name: str, remedy: str, depth: int) -> dict:
 def same_cell(row: dict, settings: dict, path: Path) -> None:
     """Exits with one line if a resumed ``row`` of ``path`` was trained with other cell
     settings than ``settings`` (e.g. a method's defaults changed since)."""
-    theirs = json.loads(row["settings"]).get("cell", {})
-    differ = [f"{k} {theirs.get(k, 'unset')!r} there, {settings.get(k, 'unset')!r} here"
-              for k in sorted(set(theirs) | set(settings)) if theirs.get(k) != settings.get(k)]
+    differ = differences(json.loads(row["settings"]).get("cell", {}), settings)
     if differ:
         raise SystemExit(f"error: --resume: {path} has a {row['dataset']} {row['remedy']} "
                          f"{row['depth']}-layer cell trained with other settings ("
@@ -386,10 +392,6 @@ def main(argv=None):
     if args.resume and seeds_path.is_file():
         done_seeds = read_rows(seeds_path, SEED_FIELDS, sweep)
     names = [load(name, args).name for name in args.datasets]  # fails early on a bad name
-    if not done_rows:
-        _start(csv_path, FIELDS)
-    if not done_seeds:
-        _start(seeds_path, SEED_FIELDS)
     rows = list(done_rows)
     finished = {(r["dataset"], r["remedy"], int(r["depth"])) for r in done_rows}
     for r in done_rows:
@@ -411,6 +413,11 @@ def main(argv=None):
                 cells[(name, remedy, depth)] = (seeds, settings)
                 tasks += [(name, remedy, depth, seed, s) for seed in
                           range(args.seed, args.seed + args.runs) if seed not in seeds]
+    # Only now, with every resumed row and seed checked, are files written.
+    if not done_rows:
+        _start(csv_path, FIELDS)
+    if not done_seeds:
+        _start(seeds_path, SEED_FIELDS)
     t0 = time.perf_counter()
 
     wanted = range(args.seed, args.seed + args.runs)

@@ -18,6 +18,10 @@ def recipe():
     return load_script(SCRIPT)
 
 
+#: A 7-node graph with asymmetric entries (so that the adjacency's orientation is checked).
+GRAPH = (7, torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]]))
+
+
 def _dense_adj(ei, n):
     """:math:`\\hat{D}^{-1/2}(A + I)\\hat{D}^{-1/2}` with ``A[i, j] = 1`` for an entry
     ``i -> j`` and row sums as degrees (the repository's convention; the test graph is not
@@ -31,8 +35,7 @@ def _dense_adj(ei, n):
 
 def test_layer_is_the_dense_formula(recipe):
     torch.manual_seed(0)
-    n = 7
-    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+    n, ei = GRAPH
     ref_adj = _dense_adj(ei, n)
     adj = recipe.normalized_adjacency(ei, n)
     assert torch.allclose(adj.to_dense().double(), ref_adj, atol=1e-6)
@@ -47,8 +50,7 @@ def test_layer_is_the_dense_formula(recipe):
 
 def test_withloop_layer_and_jknet_are_the_dense_formulas(recipe):
     torch.manual_seed(0)
-    n = 7
-    ei = torch.tensor([[0, 1, 1, 2, 3, 4, 5, 0], [1, 0, 2, 1, 4, 3, 6, 3]])
+    n, ei = GRAPH
     ref_adj, adj = _dense_adj(ei, n), recipe.normalized_adjacency(ei, n)
     h = torch.randn(n, 5)
     conv = recipe.GraphConvolution(5, 3, withloop=True)

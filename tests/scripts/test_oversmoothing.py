@@ -283,15 +283,19 @@ def test_committed_results_are_the_default_command():
         assert settings["cell"] == script.settings_of(args, row["dataset"], row["remedy"],
                                                       int(row["depth"])), \
             (row["dataset"], row["remedy"], row["depth"])
-    cells = [(r["dataset"], r["remedy"], int(r["depth"])) for r in rows]
+    def cell(r):
+        return r["dataset"], r["remedy"], int(r["depth"])
+
+    cells = [cell(r) for r in rows]
     assert len(cells) == len(set(cells)) and all(r["runs"] == "5" for r in rows)
-    per_cell = {c: sorted(int(s["seed"]) for s in seeds
-                          if (s["dataset"], s["remedy"], int(s["depth"])) == c) for c in cells}
-    assert all(v == [0, 1, 2, 3, 4] for v in per_cell.values())
-    for row in rows:  # a row is the mean of its seeds
-        mine = [float(s["test_acc"]) for s in seeds if (s["dataset"], s["remedy"], s["depth"])
-                == (row["dataset"], row["remedy"], row["depth"])]
-        assert float(row["test_acc"]) == pytest.approx(sum(mine) / len(mine), abs=1e-3)
+    per_cell = {c: [] for c in cells}
+    for s in seeds:
+        per_cell[cell(s)].append(s)
+    for row in rows:  # five seeds, and the row is their mean
+        mine = per_cell[cell(row)]
+        assert sorted(int(s["seed"]) for s in mine) == [0, 1, 2, 3, 4]
+        accs = [float(s["test_acc"]) for s in mine]
+        assert float(row["test_acc"]) == pytest.approx(sum(accs) / len(accs), abs=1e-3)
     published = {(name, remedy, depth) for name, per in script.PUBLISHED.items()
                  for remedy, accs in per.items()
                  for depth, acc in zip(script.PUBLISHED_DEPTHS, accs) if acc is not None}
