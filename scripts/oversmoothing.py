@@ -37,9 +37,15 @@ from tqdm import tqdm
 
 from pyg_course.datasets import DATASETS, num_classes
 from pyg_course.metrics.smoothing import smoothing_report
-from pyg_course.nn.models.deep_gnn import REMEDIES, DeepGNN
+from pyg_course.nn.models.deep_gnn import JK_READOUTS, REMEDIES, WEIGHT_INITS, DeepGNN
 from pyg_course.train import Trainer
-from pyg_course.train.argtypes import nonnegative_float, out_prefix, positive_int, probability
+from pyg_course.train.argtypes import (
+    nonnegative_float,
+    on_off,
+    out_prefix,
+    positive_int,
+    probability,
+)
 from pyg_course.train.cli import (
     RESUME_FREE,
     dataset,
@@ -98,17 +104,31 @@ MEASURES = [("test_acc", "test accuracy (%)", False), ("mad", "MAD (last hidden)
 #: 0.005 (at 0.01 stacks of 16 layers stall; the results page has the measurements).
 GCN_FAMILY = dict(hidden=64, dropout=0.5, lr=0.005, weight_decay=5e-4, deep_weight_decay=0.0,
                   epochs=400, patience=100)
-#: Per dataset and remedy, the settings that replace :data:`GCN_FAMILY`'s and the deepest cell
-#: they apply to. JKNet on CiteSeer trains with the DropEdge repository's CiteSeer JKNet script
-#: (``citeseer_JKNet.sh``, 16 layers: hidden 128, dropout 0.8, lr 0.006, L2 1e-3 on every
-#: layer), which reaches a higher validation accuracy than the family's settings at every
-#: depth; JKNet + DropEdge does so up to the script's 16 layers, and deeper those settings
+#: Per dataset and remedy, the settings that replace :data:`GCN_FAMILY`'s, each with the
+#: deepest cell it applies to. JKNet on CiteSeer trains with the DropEdge repository's CiteSeer
+#: JKNet script (``citeseer_JKNet.sh``, 16 layers: hidden 128, dropout 0.8, lr 0.006, L2 1e-3
+#: on every layer), which reaches a higher validation accuracy than the family's settings at
+#: every depth; JKNet + DropEdge does so up to the script's 16 layers, and deeper those settings
 #: collapse it (validation accuracy 56.3 at 32 layers and 26.7 at 64, against 67.8 and 67.0
-#: with the family's), so its 32- and 64-layer cells keep the family's (the results page has
-#: the measurements).
+#: with the family's), so its 32- and 64-layer cells keep the family's. JKNet up to 32 layers
+#: and JKNet + DropEdge up to 16 also take the repository's JKNet architecture,
+#: :data:`REPO_JKNET`, which reaches the higher validation accuracy there; deeper, with the
+#: script's settings, it collapses (JKNet at 64 layers, JKNet + DropEdge at 32, validation
+#: accuracy near 30; the results page has the measurements).
 JKNET_CITESEER = dict(hidden=128, dropout=0.8, lr=0.006, weight_decay=1e-3,
                       deep_weight_decay=1e-3)
-GCN_FAMILY_PER = {"CiteSeer": {"jk": (JKNET_CITESEER, 64), "jk+dropedge": (JKNET_CITESEER, 16)}}
+#: The DropEdge repository's JKNet as its CiteSeer scripts build it: a graph convolution over
+#: the concatenation as output layer, a root weight in every convolution (``--withloop``), no
+#: dropout on the input features, every weight and bias uniform in ``1/sqrt(out)``; its
+#: DropEdge samples the adjacency's directed entries.
+REPO_JKNET = dict(jk_readout="conv", root_weight=True, input_dropout=False, weight_init="pygcn")
+GCN_FAMILY_PER = {"CiteSeer": {
+    "jk": ((JKNET_CITESEER, 64), (REPO_JKNET, 32)),
+    "jk+dropedge": ((JKNET_CITESEER, 16), ({**REPO_JKNET, "dropedge_undirected": False}, 16))}}
+#: :class:`DeepGNN` options a cell's settings carry, besides its remedy's switches, where
+#: :data:`GCN_FAMILY_PER` or a flag sets them (a cell without them uses DeepGNN's defaults).
+ARCHITECTURE = ("jk_readout", "root_weight", "input_dropout", "weight_init",
+                "dropedge_undirected")
 #: The GCN-family options whose default depends on the cell: ``None`` until given.
 PER_CELL = ("hidden", "dropout", "lr", "weight_decay", "deep_weight_decay")
 #: DropEdge's edge-drop rate per dataset and backbone: one minus ``--sampling_percent`` of the
@@ -128,7 +148,7 @@ def per_cell_help(key: str) -> str:
     what = {"hidden": "hidden channels", "dropout": "dropout probability, in [0, 1)",
             "lr": "Adam's learning rate", "weight_decay": "L2 penalty of the first layer",
             "deep_weight_decay": "L2 penalty of every layer after the first"}[key]
-    deepest = GCN_FAMILY_PER["CiteSeer"]["jk+dropedge"][1]
+    deepest = GCN_FAMILY_PER["CiteSeer"]["jk+dropedge"][0][1]
     return (f"{what}, GCN family (default: {GCN_FAMILY[key]:g}; JKNet on CiteSeer, and JKNet + "
             f"DropEdge there up to {deepest} layers: {JKNET_CITESEER[key]:g})")
 
@@ -153,6 +173,21 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--dropedge", type=probability, default=None,
                    help="DropEdge's edge-drop rate (default: the DropEdge study's, per dataset "
                         "and backbone)")
+    jk, jk_dropedge = (GCN_FAMILY_PER["CiteSeer"][r][1][1] for r in ("jk", "jk+dropedge"))
+    a = p.add_argument_group(
+        "architecture", f"DeepGNN options of the GCN family; default: per cell (on CiteSeer "
+        f"the DropEdge repository's JKNet for JKNet up to {jk} layers and JKNet + DropEdge up "
+        f"to {jk_dropedge}, DeepGNN's defaults elsewhere)")
+    a.add_argument("--jk-readout", choices=JK_READOUTS, default=None,
+                   help="JKNet's output layer over the concatenation (DeepGNN's jk_readout)")
+    for key, what in (("root_weight", "a root weight in every convolution"),
+                      ("input_dropout", "dropout on the input features"),
+                      ("dropedge_undirected", "DropEdge drops both directions of an edge "
+                                              "together")):
+        a.add_argument(flag(key), type=on_off, default=None, metavar="{on,off}",
+                       help=f"{what} (DeepGNN's {key})")
+    a.add_argument("--weight-init", choices=WEIGHT_INITS, default=None,
+                   help="initialisation of the convolutions (DeepGNN's weight_init)")
     g.add_argument("--gcnii-epochs", type=positive_int, default=GCNII_COMMON["epochs"])
     g.add_argument("--gcnii-patience", type=positive_int, default=GCNII_COMMON["patience"])
     g.add_argument("--gcnii-hidden", type=positive_int, default=None,
@@ -184,11 +219,19 @@ def settings_of(args, name: str, remedy: str, depth: int) -> dict:
                     weight_decay=GCNII_COMMON["weight_decay"],
                     deep_weight_decay=args.gcnii_conv_weight_decay,
                     epochs=args.gcnii_epochs, patience=args.gcnii_patience)
-    per, deepest = GCN_FAMILY_PER.get(name, {}).get(remedy, ({}, 0))
-    s = {**GCN_FAMILY, **(per if depth <= deepest else {})}
+    s = dict(GCN_FAMILY)
+    for per, deepest in GCN_FAMILY_PER.get(name, {}).get(remedy, ()):
+        if depth <= deepest:
+            s.update(per)
     s.update({k: getattr(args, k) for k in PER_CELL if getattr(args, k) is not None},
              epochs=args.epochs, patience=args.patience)
-    if "dropedge" in REMEDIES[remedy]:
+    switches = REMEDIES[remedy]
+    for key in ARCHITECTURE:
+        value = getattr(args, key)
+        if value is not None and (key != "jk_readout" or "jk" in switches) and (
+                key != "dropedge_undirected" or "dropedge" in switches):
+            s[key] = value
+    if "dropedge" in switches:
         rates = DROPEDGE_RATE.get(name, DROPEDGE_RATE["Cora"])
         s["dropedge"] = rates[remedy] if args.dropedge is None else args.dropedge
     return s
@@ -217,7 +260,7 @@ def run_seed(name: str, remedy: str, depth: int, seed: int, s: dict, args) -> di
     hidden layer of the best-validation model."""
     data = load(name, args)
     kw = dict(REMEDIES[remedy])
-    for key in ("dropedge", "alpha", "theta"):
+    for key in ("dropedge", "alpha", "theta", *ARCHITECTURE):
         if key in s:
             kw[key] = s[key]
     seed_everything(seed)

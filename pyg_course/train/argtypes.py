@@ -68,6 +68,13 @@ def unit_interval(text: str) -> float:
     return value
 
 
+def on_off(text: str) -> bool:
+    """``on`` or ``off`` as a bool (a switch whose default is decided elsewhere)."""
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return text == "on"
+
+
 def num_neighbors(text: str) -> int:
     """``type=`` of one ``--num-neighbors`` value: ``-1`` (all neighbours) or at least 1."""
     value = _number(text, int)

@@ -128,3 +128,27 @@ def test_bad_depth_is_an_error(recipe, capsys):
     with pytest.raises(SystemExit):
         recipe.main(["--depth", "1"])
     assert "--depth must be at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("depth", [2, 5])
+def test_deep_gnn_with_the_repository_jknet_options_is_its_jknet(recipe, depth):
+    # Same weights, same outputs: the package's DeepGNN built as the repository's JKNet
+    # (output convolution over the concatenation, root weights, no input dropout) computes
+    # what the plain-torch JKNet computes, on a symmetric graph.
+    from pyg_course.nn.models import DeepGNN
+
+    torch.manual_seed(0)
+    n, ei = GRAPH
+    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+    ref = recipe.RecipeJKNet(5, 4, 3, depth, dropout=0.5, withloop=True).double().eval()
+    ours = DeepGNN(5, 4, depth, 3, jk="cat", jk_readout="conv", root_weight=True,
+                   input_dropout=False, weight_init="pygcn").double().eval()
+    assert len(ours.convs) == len(ref.convs) + 1
+    with torch.no_grad():
+        for conv, root, theirs in zip(ours.convs, ours.roots, [*ref.convs, ref.out]):
+            conv.lin.weight.copy_(theirs.weight.T)
+            root.weight.copy_(theirs.self_weight.T)
+            conv.bias.copy_(theirs.bias)
+    x = torch.rand(n, 5, dtype=torch.float64)
+    adj = recipe.normalized_adjacency(ei, n).to(torch.float64)
+    torch.testing.assert_close(torch.log_softmax(ours(x, ei), 1), ref(x, adj))

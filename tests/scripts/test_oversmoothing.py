@@ -2,6 +2,7 @@
 last finished seed, and trains each cell with its method's published settings."""
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -100,26 +101,40 @@ def test_published_settings_per_dataset():
     assert script.settings_of(flagged, "CiteSeer", "jk+dropedge", 16)["dropedge"] == 0.2
     assert script.settings_of(flagged, "CiteSeer", "gcnii", 16)["hidden"] == 32
     # JKNet on CiteSeer, with and without DropEdge: the DropEdge repository's citeseer_JKNet.sh
-    # (hidden 128, dropout 0.8, lr 0.006, L2 1e-3 on every layer, DropEdge keeps half).
+    # (hidden 128, dropout 0.8, lr 0.006, L2 1e-3 on every layer, DropEdge keeps half) and,
+    # up to its 16 layers, the repository's JKNet (output convolution, --withloop, no input
+    # dropout, its uniform initialisation, DropEdge on directed entries).
     jknet = dict(hidden=128, dropout=0.8, lr=0.006, weight_decay=1e-3, deep_weight_decay=1e-3,
                  epochs=400, patience=100)
-    assert script.settings_of(args, "CiteSeer", "jk", 16) == jknet
-    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 16) == {**jknet, "dropedge": 0.5}
+    repo = dict(jk_readout="conv", root_weight=True, input_dropout=False, weight_init="pygcn")
+    repo_dropedge = {**repo, "dropedge_undirected": False, "dropedge": 0.5}
+    assert script.settings_of(args, "CiteSeer", "jk", 16) == {**jknet, **repo}
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 16) == {**jknet, **repo_dropedge}
     gcn = dict(hidden=64, dropout=0.5, lr=0.005, weight_decay=5e-4, deep_weight_decay=0.0,
                epochs=400, patience=100)
     assert script.settings_of(args, "Cora", "jk", 16) == gcn
     # The script trains 16 layers; with DropEdge its settings collapse deeper stacks (results
     # page), so those cells keep the family's.
-    assert script.settings_of(args, "CiteSeer", "jk", 2) == jknet
+    assert script.settings_of(args, "CiteSeer", "jk", 2) == {**jknet, **repo}
+    assert script.settings_of(args, "CiteSeer", "jk", 32) == {**jknet, **repo}
     assert script.settings_of(args, "CiteSeer", "jk", 64) == jknet
-    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 2) == {**jknet, "dropedge": 0.5}
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 2) == {**jknet, **repo_dropedge}
     assert script.settings_of(args, "CiteSeer", "jk+dropedge", 32) == {**gcn, "dropedge": 0.5}
     assert script.settings_of(args, "CiteSeer", "plain", 16) == gcn
     # A flag replaces one setting of every GCN-family cell and leaves the cell's others.
     flagged = script.parser().parse_args(["--hidden", "32", "--deep-weight-decay", "0"])
-    assert script.settings_of(flagged, "CiteSeer", "jk", 16) == {**jknet, "hidden": 32,
+    assert script.settings_of(flagged, "CiteSeer", "jk", 16) == {**jknet, **repo, "hidden": 32,
                                                               "deep_weight_decay": 0.0}
     assert script.settings_of(flagged, "Cora", "plain", 16) == {**gcn, "hidden": 32}
+    # An architecture flag sets its DeepGNN option in every GCN-family cell it applies to.
+    flagged = script.parser().parse_args(["--jk-readout", "linear", "--root-weight", "off",
+                                          "--dropedge-undirected", "on"])
+    assert script.settings_of(flagged, "CiteSeer", "jk+dropedge", 16) == {
+        **jknet, **repo_dropedge, "jk_readout": "linear", "root_weight": False,
+        "dropedge_undirected": True}
+    assert script.settings_of(flagged, "Cora", "plain", 16) == {**gcn, "root_weight": False}
+    assert script.settings_of(flagged, "Cora", "dropedge", 16) == {
+        **gcn, "root_weight": False, "dropedge_undirected": True, "dropedge": 0.6}
 
 
 def test_resume_refuses_cells_of_other_settings(cora, tmp_path):
@@ -163,6 +178,31 @@ def test_resume_refuses_a_foreign_csv(tmp_path):
     assert (tmp_path / "x.csv").read_text() == "a,b\n1,2\n"
 
 
+def test_architecture_flags_reach_the_model_and_the_row(tmp_path, monkeypatch):
+    script = _load()
+    built = []
+
+    class Recording(script.DeepGNN):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(script, "DeepGNN", Recording)
+    out = tmp_path / "os"
+    script.main([*QUICK[:3], "--remedies", "jk+dropedge", *QUICK[5:], "--datasets", "CSBM",
+                 "--jk-readout", "conv", "--root-weight", "on", "--input-dropout", "off",
+                 "--weight-init", "pygcn", "--dropedge-undirected", "off", "--out", str(out)])
+    model, = built
+    assert (model.jk_readout, model.root_weight, model.input_dropout, model.weight_init,
+            model.dropedge_undirected) == ("conv", True, False, "pygcn", False)
+    assert len(model.roots) == len(model.convs) == 2
+    with open(out.with_suffix(".csv")) as f:
+        cell = json.loads(next(csv.DictReader(f))["settings"])["cell"]
+    assert {k: cell[k] for k in script.ARCHITECTURE} == dict(
+        jk_readout="conv", root_weight=True, input_dropout=False, weight_init="pygcn",
+        dropedge_undirected=False)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--mode", "minibatch"], "not used by the sweep: --mode"),
     (["--dataset", "Cora"], "not used by the sweep: --dataset"),
@@ -170,6 +210,8 @@ def test_resume_refuses_a_foreign_csv(tmp_path):
     (["--batch-size", "64"], "not used by the sweep: --batch-size"),
     (["--runs", "0"], "--runs: must be at least 1"),
     (["--depths", "0"], "--depths: must be at least 1"),
+    (["--root-weight", "yes"], "--root-weight: expected on or off, got 'yes'"),
+    (["--jk-readout", "gcn"], "--jk-readout: invalid choice: 'gcn'"),
 ])
 def test_bad_options_are_refused_before_training(tmp_path, capsys, argv, message):
     # (CSBM, one quick cell: without the check the call would train and return.)
