@@ -119,7 +119,8 @@ def test_published_settings_per_dataset():
     assert script.settings_of(args, "CiteSeer", "jk", 32) == {**jknet, **repo}
     assert script.settings_of(args, "CiteSeer", "jk", 64) == jknet
     assert script.settings_of(args, "CiteSeer", "jk+dropedge", 2) == {**jknet, **repo_dropedge}
-    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 32) == {**gcn, "dropedge": 0.5}
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 32) == {**gcn, **repo_dropedge}
+    assert script.settings_of(args, "CiteSeer", "jk+dropedge", 64) == {**gcn, **repo_dropedge}
     assert script.settings_of(args, "CiteSeer", "plain", 16) == gcn
     # A flag replaces one setting of every GCN-family cell and leaves the cell's others.
     flagged = script.parser().parse_args(["--hidden", "32", "--deep-weight-decay", "0"])
