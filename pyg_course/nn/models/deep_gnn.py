@@ -2,6 +2,7 @@ r"""Deep GCNs with the known remedies for over-smoothing as switches."""
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -147,9 +148,11 @@ class DeepGNN(LayerStack):
     ):
         super().__init__(in_channels, hidden_channels, num_layers, out_channels)
         check_jk("DeepGNN", jk, JK_MODES)
-        if jk_readout not in JK_READOUTS:
-            raise ValueError(f"DeepGNN: jk_readout must be one of "
-                             f"{', '.join(repr(m) for m in JK_READOUTS)}, got {jk_readout!r}")
+        for name, value, choices in (("jk_readout", jk_readout, JK_READOUTS),
+                                     ("weight_init", weight_init, WEIGHT_INITS)):
+            if value not in choices:
+                raise ValueError(f"DeepGNN: {name} must be one of "
+                                 f"{', '.join(map(repr, choices))}, got {value!r}")
         conv_readout = jk is not None and jk_readout == "conv"
         if num_layers < 2 and (conv_readout or not (gcnii or jk)):
             raise ValueError(f"DeepGNN: num_layers must be at least 2 (got {num_layers})")
@@ -167,9 +170,6 @@ class DeepGNN(LayerStack):
         if gcnii and root_weight:
             raise ValueError("DeepGNN: root_weight applies to the GCN family's convolutions, "
                              "not to gcnii (its initial residual plays that part)")
-        if weight_init not in WEIGHT_INITS:
-            raise ValueError(f"DeepGNN: weight_init must be one of "
-                             f"{', '.join(repr(m) for m in WEIGHT_INITS)}, got {weight_init!r}")
         if weight_init != "glorot" and (gcnii or in_channels == -1):
             raise ValueError("DeepGNN: weight_init='pygcn' needs the GCN family (not gcnii) "
                              "and an explicit in_channels")
@@ -232,9 +232,8 @@ class DeepGNN(LayerStack):
             if module is not None:
                 module.reset_parameters()
         if self.weight_init == "pygcn":
-            roots = list(self.roots) or [None] * len(self.convs)
             with torch.no_grad():
-                for conv, root in zip(self.convs, roots):
+                for conv, root in zip_longest(self.convs, self.roots):
                     bound = conv.out_channels ** -0.5
                     for w in (conv.lin.weight, conv.bias, None if root is None else root.weight):
                         if w is not None:
@@ -308,7 +307,7 @@ class DeepGNN(LayerStack):
             self.last_hidden = h
             return self.lin_out(drop(h))
 
-        conv_readout = self.jk is not None and self.lin_out is None
+        conv_readout = self.jk_readout == "conv"
         hs = []
         h = x
         for i in range(len(self.convs) - conv_readout):
