@@ -152,3 +152,32 @@ def test_deep_gnn_with_the_repository_jknet_options_is_its_jknet(recipe, depth):
     x = torch.rand(n, 5, dtype=torch.float64)
     adj = recipe.normalized_adjacency(ei, n).to(torch.float64)
     torch.testing.assert_close(torch.log_softmax(ours(x, ei), 1), ref(x, adj))
+
+
+@pytest.mark.parametrize("depth", [2, 5])
+def test_deep_gnn_with_the_repository_gcn_options_is_its_gcn(recipe, depth):
+    # Same weights, same outputs: DeepGNN without input dropout and with the repository's
+    # initialisation computes the repository's GCN (mutigcn), in evaluation and, with the same
+    # random stream, in training (dropout after every hidden ReLU, none on the input).
+    from pyg_course.nn.models import DeepGNN
+
+    torch.manual_seed(0)
+    n, ei = GRAPH
+    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+    ref = recipe.RecipeGCN(5, 4, 3, depth, dropout=0.5).double()
+    ours = DeepGNN(5, 4, depth, 3, dropout=0.5, input_dropout=False,
+                   weight_init="pygcn").double()
+    assert len(ours.convs) == len(ref.convs) and not ours.roots
+    with torch.no_grad():
+        for conv, theirs in zip(ours.convs, ref.convs):
+            conv.lin.weight.copy_(theirs.weight.T)
+            conv.bias.copy_(theirs.bias)
+    x = torch.rand(n, 5, dtype=torch.float64)
+    adj = recipe.normalized_adjacency(ei, n).to(torch.float64)
+    for train in (False, True):
+        ours.train(train)
+        ref.train(train)
+        torch.manual_seed(1)
+        expected = ref(x, adj)
+        torch.manual_seed(1)
+        torch.testing.assert_close(torch.log_softmax(ours(x, ei), 1), expected)

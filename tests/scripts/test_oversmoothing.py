@@ -122,6 +122,22 @@ def test_published_settings_per_dataset():
     assert script.settings_of(args, "CiteSeer", "jk+dropedge", 32) == {**gcn, **repo_dropedge}
     assert script.settings_of(args, "CiteSeer", "jk+dropedge", 64) == {**gcn, **repo_dropedge}
     assert script.settings_of(args, "CiteSeer", "plain", 16) == gcn
+    # GCN + DropEdge on CiteSeer up to 4 layers: the repository's citeseer_GCN.sh (hidden 128,
+    # dropout 0.3, lr 0.01, L2 5e-4 on every parameter, 400 epochs without early stopping,
+    # DropEdge keeps a fifth) and its GCN (no input dropout, its initialisation, directed
+    # DropEdge); deeper, the family's.
+    gcn_script = dict(hidden=128, dropout=0.3, lr=0.01, weight_decay=5e-4,
+                      deep_weight_decay=5e-4, epochs=400, patience=400, input_dropout=False,
+                      weight_init="pygcn", dropedge_undirected=False, dropedge=0.8)
+    assert script.settings_of(args, "CiteSeer", "dropedge", 2) == gcn_script
+    assert script.settings_of(args, "CiteSeer", "dropedge", 4) == gcn_script
+    assert script.settings_of(args, "CiteSeer", "dropedge", 8) == {**gcn, "dropedge": 0.8}
+    assert script.settings_of(args, "Cora", "dropedge", 4) == {**gcn, "dropedge": 0.6}
+    flagged = script.parser().parse_args(["--patience", "50", "--input-dropout", "on"])
+    assert script.settings_of(flagged, "CiteSeer", "dropedge", 4) == {
+        **gcn_script, "patience": 50, "input_dropout": True}
+    assert script.settings_of(flagged, "Cora", "plain", 4) == {**gcn, "patience": 50,
+                                                              "input_dropout": True}
     # A flag replaces one setting of every GCN-family cell and leaves the cell's others.
     flagged = script.parser().parse_args(["--hidden", "32", "--deep-weight-decay", "0"])
     assert script.settings_of(flagged, "CiteSeer", "jk", 16) == {**jknet, **repo, "hidden": 32,
