@@ -159,7 +159,7 @@ GCNII_COMMON = dict(alpha=0.1, lr=0.01, conv_weight_decay=0.01, weight_decay=5e-
                     epochs=1500, patience=100)
 
 
-def shown(value) -> str:
+def spelled(value) -> str:
     """A setting as the command line spells it: ``on``/``off``, ``%g`` for numbers."""
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -170,7 +170,7 @@ def per_cell(key: str) -> str:
     """Where :data:`GCN_FAMILY_PER` sets ``key``: ``"<remedy> on <dataset> up to <L> layers:
     <value>"`` per entry, joined by ``"; "``."""
     return "; ".join(f"{REMEDY_NAMES[remedy]} on {name} up to {deepest} layers: "
-                     + shown(per[key])
+                     + spelled(per[key])
                      for name, remedies in GCN_FAMILY_PER.items()
                      for remedy, entries in remedies.items()
                      for per, deepest in entries if key in per)
@@ -182,7 +182,7 @@ def per_cell_help(key: str) -> str:
             "lr": "Adam's learning rate", "weight_decay": "L2 penalty of the first layer",
             "deep_weight_decay": "L2 penalty of every layer after the first",
             "patience": "early stopping: epochs without val improvement"}[key]
-    return f"{what}, GCN family (default: {shown(GCN_FAMILY[key])}; {per_cell(key)})"
+    return f"{what}, GCN family (default: {spelled(GCN_FAMILY[key])}; {per_cell(key)})"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -210,7 +210,7 @@ def parser() -> argparse.ArgumentParser:
         "a cell takes the DropEdge repository's model (each option says where)")
 
     def architecture_help(key: str, what: str) -> str:
-        return f"{what} (DeepGNN's {key}; default: {shown(DEFAULTS[key])}; {per_cell(key)})"
+        return f"{what} (DeepGNN's {key}; default: {spelled(DEFAULTS[key])}; {per_cell(key)})"
 
     a.add_argument("--jk-readout", choices=JK_READOUTS, default=None,
                    help=architecture_help("jk_readout", "JKNet's output layer over the "

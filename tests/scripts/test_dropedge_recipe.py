@@ -130,6 +130,15 @@ def test_bad_depth_is_an_error(recipe, capsys):
     assert "--depth must be at least 2" in capsys.readouterr().err
 
 
+def _symmetric_inputs(recipe):
+    """:data:`GRAPH` with both directions of every entry, random float64 features of size 5,
+    and the repository's normalised adjacency of that graph."""
+    n, ei = GRAPH
+    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
+    x = torch.rand(n, 5, dtype=torch.float64)
+    return ei, x, recipe.normalized_adjacency(ei, n).to(torch.float64)
+
+
 @pytest.mark.parametrize("depth", [2, 5])
 def test_deep_gnn_with_the_repository_jknet_options_is_its_jknet(recipe, depth):
     # Same weights, same outputs: the package's DeepGNN built as the repository's JKNet
@@ -138,8 +147,6 @@ def test_deep_gnn_with_the_repository_jknet_options_is_its_jknet(recipe, depth):
     from pyg_course.nn.models import DeepGNN
 
     torch.manual_seed(0)
-    n, ei = GRAPH
-    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
     ref = recipe.RecipeJKNet(5, 4, 3, depth, dropout=0.5, withloop=True).double().eval()
     ours = DeepGNN(5, 4, depth, 3, jk="cat", jk_readout="conv", root_weight=True,
                    input_dropout=False, weight_init="pygcn").double().eval()
@@ -149,8 +156,7 @@ def test_deep_gnn_with_the_repository_jknet_options_is_its_jknet(recipe, depth):
             conv.lin.weight.copy_(theirs.weight.T)
             root.weight.copy_(theirs.self_weight.T)
             conv.bias.copy_(theirs.bias)
-    x = torch.rand(n, 5, dtype=torch.float64)
-    adj = recipe.normalized_adjacency(ei, n).to(torch.float64)
+    ei, x, adj = _symmetric_inputs(recipe)
     torch.testing.assert_close(torch.log_softmax(ours(x, ei), 1), ref(x, adj))
 
 
@@ -162,8 +168,6 @@ def test_deep_gnn_with_the_repository_gcn_options_is_its_gcn(recipe, depth):
     from pyg_course.nn.models import DeepGNN
 
     torch.manual_seed(0)
-    n, ei = GRAPH
-    ei = torch.cat([ei, ei.flip(0)], 1).unique(dim=1)
     ref = recipe.RecipeGCN(5, 4, 3, depth, dropout=0.5).double()
     ours = DeepGNN(5, 4, depth, 3, dropout=0.5, input_dropout=False,
                    weight_init="pygcn").double()
@@ -172,8 +176,7 @@ def test_deep_gnn_with_the_repository_gcn_options_is_its_gcn(recipe, depth):
         for conv, theirs in zip(ours.convs, ref.convs):
             conv.lin.weight.copy_(theirs.weight.T)
             conv.bias.copy_(theirs.bias)
-    x = torch.rand(n, 5, dtype=torch.float64)
-    adj = recipe.normalized_adjacency(ei, n).to(torch.float64)
+    ei, x, adj = _symmetric_inputs(recipe)
     for train in (False, True):
         ours.train(train)
         ref.train(train)

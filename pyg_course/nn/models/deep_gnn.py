@@ -326,7 +326,9 @@ class DeepGNN(LayerStack):
 
     def _layer(self, i: int, h: Tensor, adj_t: SparseTensor) -> Tensor:
         out = self._propagate(self.convs[i], h, adj_t)
-        return out + linear(self.roots[i], h, "DeepGNN") if self.root_weight else out
+        if self.root_weight:
+            out = out + linear(self.roots[i], h, self.__class__.__name__)
+        return out
 
     @staticmethod
     def _propagate(conv: GCNConv, h: Tensor, adj_t: SparseTensor) -> Tensor:
