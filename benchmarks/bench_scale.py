@@ -32,15 +32,15 @@ exponent (the slope of log time against log nodes); writes ``scale.csv``, ``scal
     python benchmarks/bench_scale.py --root ~/data        # <root>/ogbn_products, OGB's layout
     python benchmarks/bench_scale.py --quick              # 2e3 and 1e4 nodes, 3 batches
 
-Measured on a 2-core CPU machine with 24 GB and ``--threads 2``: at 2,449,029 nodes
-(``--max-batches 5 --skip-inference``, 10 minutes for both pipelines, building the graph twice
-included) the peak resident memory is 7.6 GiB for ours and 12.6 GiB for PyG's pipeline. The
-times cover the batches timed; a whole epoch is 192 batches (at the measured 10.6 s and 24.3 s
-per training batch: about 34 minutes for ours and 78 minutes for PyG's on that machine,
-extrapolated, not run). Layer-wise inference over all 2,449,029 nodes (``--max-batches 1``, 35
-minutes) takes 361 s for ours at 10.1 GiB peak; PyG's pipeline is killed by the kernel's
-out-of-memory killer at 22.8 GiB resident, so at this size PyG's pipeline fits that machine
-only with ``--skip-inference`` (a killed pipeline is reported as failed and the run goes on).
+Measured on a 2-core CPU machine with 24 GB and ``--threads 2`` at 2,449,029 nodes
+(``--sizes 2.449029e6 --skip-inference``, 1 h 43 min for both pipelines, building the graph
+twice included): one training epoch of 192 batches takes 1,679 s for ours and 3,916 s for
+PyG's pipeline (0.43), sampling alone for the epoch 36.3 s and 195.3 s (0.19), and the peak
+resident memory is 7.6 GiB and 12.1 GiB (0.63), the graph's tensors 2.8 GiB of it. Layer-wise
+inference over all 2,449,029 nodes (``--max-batches 1``, 35 minutes) takes 361 s for ours at
+10.1 GiB peak; PyG's pipeline is killed by the kernel's out-of-memory killer at 22.8 GiB
+resident, so at this size PyG's pipeline fits that machine only with ``--skip-inference`` (a
+killed pipeline is reported as failed and the run goes on).
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ MEASURES = [("setup_s", "sampler setup (both loaders)", "s"),
             ("epoch_s", "training epoch", "s"),
             ("inference_s", "layer-wise inference", "s"),
             ("peak_mb", "peak memory", "MiB")]
+#: Measures timed over the training loader's batches (``--max-batches`` limits them).
+EPOCH_TIMES = ("sampling_s", "epoch_s")
 CSV_FIELDS = ["nodes", "edges", "pipeline", "sampler", "device", "batches", "epoch_batches",
               "setup_s", "sampling_s", "epoch_s", "inference_s", "peak_mb", "rss_peak_mb",
               "sampling_mem_mb", "epoch_mem_mb", "inference_mem_mb", "base_rss_mb", "graph_mb",
@@ -329,9 +331,19 @@ def growth_exponent(points: list):
     return sum((p[0] - mx) * (p[1] - my) for p in points) / var if var else None
 
 
+def whole_epoch(res: dict, key: str):
+    """``res[key]``, with a time over the training loader's timed batches (``--max-batches``)
+    scaled to all of the epoch's batches, so that growth exponents compare whole epochs."""
+    value = res.get(key)
+    if value is None or key not in EPOCH_TIMES or not res.get("epoch_batches"):
+        return value
+    return value * res["batches"] / res["epoch_batches"]
+
+
 def print_curves(results: dict) -> None:
     sizes = sorted(results)
-    print("\ncurves over sizes (growth: time ~ nodes^k, k fitted on log-log)")
+    print("\ncurves over sizes (growth: time ~ nodes^k, k fitted on log-log; sampling and "
+          "training times scaled to the whole epoch where only some batches were timed)")
     for key, label, unit in MEASURES:
         print(f"  {label}")
         print(f"    {'nodes':>11} {'ours':>11} {'PyG':>11} {'ours/PyG':>9}")
@@ -340,7 +352,8 @@ def print_curves(results: dict) -> None:
             r = ratio(ours, pyg, key)
             print(f"    {n:>11,} {fmt(ours.get(key), unit):>11} {fmt(pyg.get(key), unit):>11} "
                   f"{'—' if r is None else f'{r:.2f}':>9}")
-        ks = [growth_exponent([(n, results[n][p].get(key)) for n in sizes]) for p in PIPELINES]
+        ks = [growth_exponent([(n, whole_epoch(results[n][p], key)) for n in sizes])
+              for p in PIPELINES]
         if any(k is not None for k in ks):
             print("    growth k: " + ", ".join(f"{p} {'—' if k is None else f'{k:.2f}'}"
                                               for p, k in zip(PIPELINES, ks)))

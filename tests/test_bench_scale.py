@@ -99,3 +99,15 @@ def test_growth_exponent(bench):
     assert bench.growth_exponent([(10, 2.0), (100, 20.0), (1000, 200.0)]) == pytest.approx(1.0)
     assert bench.growth_exponent([(10, 1.0), (100, 100.0)]) == pytest.approx(2.0)
     assert bench.growth_exponent([(10, 1.0), (100, None)]) is None
+
+
+def test_growth_compares_whole_epochs(bench, capsys):
+    # 1 of 1 batches timed at 10 nodes, 2 of 20 at 100 nodes: 10 s per epoch grows to 100 s
+    small = {"batches": 1, "epoch_batches": 1, "epoch_s": 10.0, "peak_mb": 100.0}
+    large = {"batches": 20, "epoch_batches": 2, "epoch_s": 10.0, "peak_mb": 100.0}
+    assert bench.whole_epoch(large, "epoch_s") == pytest.approx(100.0)
+    assert bench.whole_epoch(large, "peak_mb") == 100.0  # not a per-batch time
+    bench.print_curves({10: {"ours": small, "pyg": small}, 100: {"ours": large, "pyg": large}})
+    text = capsys.readouterr().out
+    assert "growth k: ours 1.00, pyg 1.00" in text  # training epoch
+    assert "growth k: ours 0.00, pyg 0.00" in text  # peak memory
