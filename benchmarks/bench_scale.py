@@ -24,7 +24,9 @@ graph from the seed (:func:`pyg_course.datasets.synthetic_products`, the same gr
 pipelines; not timed) or reads the real ogbn-products (``--root``). Prints a table per size
 with the ratio ours / PyG (lower is better) and the curves over sizes with their growth
 exponent (the slope of log time against log nodes); writes ``scale.csv``, ``scale.json``
-(with the machine) and ``scale.png`` (log-log curves) under ``--out``.
+(with the machine) and ``scale.png`` (log-log curves; with ``--max-batches``, sampling and
+training times scaled from the timed batches to the whole epoch, as for the exponents) under
+``--out``.
 
     python benchmarks/bench_scale.py                      # 1e4, 1e5, 1e6, 2,449,029 nodes
     python benchmarks/bench_scale.py --sizes 1e4 1e5      # small sizes: minutes on a laptop
@@ -387,7 +389,7 @@ def plot(results: dict, path: Path, args) -> bool:
     drawn = False
     for ax, (key, label, unit) in zip(axes, MEASURES):
         for p, style in zip(PIPELINES, ("o-", "s--")):
-            pts = [(n, results[n][p].get(key)) for n in sorted(results)]
+            pts = [(n, whole_epoch(results[n][p], key)) for n in sorted(results)]
             pts = [(n, v) for n, v in pts if v]
             if pts:
                 ax.plot(*zip(*pts), style, label="ours" if p == "ours" else "PyG")
@@ -395,7 +397,8 @@ def plot(results: dict, path: Path, args) -> bool:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("nodes")
-        ax.set_ylabel("seconds" if unit == "s" else "MiB")
+        ax.set_ylabel("MiB" if unit != "s" else "seconds per whole epoch"
+                      if key in EPOCH_TIMES else "seconds")
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_lines():
