@@ -52,10 +52,10 @@ FORMATS = {"mad": lambda v: f"{v:.3f}", "mad_gap": _signed,
            "epoch_time": lambda v: f"{v:.3f}"}
 
 
-def _section(dataset):
-    start = PAGE.index(f"## Results: {dataset}")
-    end = PAGE.find("\n## ", start + 1)
-    return PAGE[start:end]
+def _section(heading):
+    """The page from the ``## <heading>...`` line to the next ``## `` heading."""
+    start = PAGE.index(f"## {heading}")
+    return PAGE[start:PAGE.index("\n## ", start + 1)]
 
 
 def _tables(text):
@@ -77,18 +77,18 @@ def _expected_accuracy(row, published_cell):
 
 @pytest.mark.parametrize("dataset", sorted(TABLES))
 def test_tables_show_the_csv(dataset, rows, published):
-    tables = _tables(_section(dataset))
+    tables = _tables(_section(f"Results: {dataset}"))
     assert len(tables) == len(TABLES[dataset])
     remedies = {remedy for d, remedy, _ in rows if d == dataset}
     for column, table in zip(TABLES[dataset], tables):
         assert set(table) == remedies, column
         for remedy, cells in table.items():
             assert len(cells) == len(DEPTHS), (column, remedy)
-            for depth, cell in zip(DEPTHS, cells):
+            pubs = published[dataset].get(remedy, (None,) * len(DEPTHS))
+            for depth, cell, pub in zip(DEPTHS, cells, pubs):
                 row = rows[dataset, remedy, depth]
                 if column == "test_acc":
-                    pub = published[dataset].get(remedy, (None,) * len(DEPTHS))
-                    expected = _expected_accuracy(row, pub[DEPTHS.index(depth)])
+                    expected = _expected_accuracy(row, pub)
                 else:
                     expected = FORMATS[column](float(row[column]))
                 assert cell == expected, (dataset, column, remedy, depth)
@@ -114,8 +114,7 @@ def _against_published(rows, published):
 
 
 def test_against_the_published_cells_follows_from_the_csv(rows, published):
-    start = PAGE.index("## Against the published cells")
-    text = PAGE[start:PAGE.index("\n## ", start + 1)]
+    text = _section("Against the published cells")
     counts = _against_published(rows, published)
     reached = sum(r for r, _, _ in counts.values())
     total = sum(t for _, t, _ in counts.values())
